@@ -1,0 +1,17 @@
+/* OpenBLAS set-up: the fast kernels by default, thread count, and what was picked. */
+#ifndef ADVINST_BLAS_H
+#define ADVINST_BLAS_H
+
+/* Debian's OpenBLAS picks its Haswell kernels on AVX-512 CPUs that it does not recognise; its
+ * SkylakeX kernels are about twice as fast there, but OPENBLAS_CORETYPE must be set before the
+ * library loads. Programs call this first thing in main(): if the CPU has AVX-512 (F, BW, DQ, VL)
+ * and the user has not chosen a core type, it sets OPENBLAS_CORETYPE=SkylakeX and re-executes the
+ * program once (same argv). Set ADVINST_NO_FAST_BLAS=1 to keep OpenBLAS's own choice. */
+void adv_blas_prefer_fast_kernels(char **argv);
+
+/* Threads for sgemm (0 = leave OpenBLAS's default). */
+void adv_blas_set_threads(int threads);
+/* OpenBLAS's kernel name (e.g. "SkylakeX") and thread count, for reports. */
+const char *adv_blas_core_name(void);
+int adv_blas_threads(void);
+#endif

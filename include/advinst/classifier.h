@@ -1,0 +1,33 @@
+/* The whole differentiable path for one clip: mono waveform at its own rate -> resample to 16 kHz
+ * -> front end -> network -> logits, and the exact gradient back to the native-rate samples.
+ * Every buffer is sized at creation for one clip length, so attack loops allocate nothing. */
+#ifndef ADVINST_CLASSIFIER_H
+#define ADVINST_CLASSIFIER_H
+#include "advinst/model.h"
+#include "advinst/resample.h"
+#include "advinst/audio.h"
+
+typedef struct adv_classifier adv_classifier;
+
+/* Minimum clip length in samples at `rate` (one STFT frame at 16 kHz after resampling). */
+long adv_classifier_min_samples(int rate);
+
+/* Plans for clips of n_samples mono samples at `rate`. Fails (NULL, adv_error) if too short. */
+adv_classifier *adv_classifier_create(adv_model *m, int rate, long n_samples);
+void adv_classifier_free(adv_classifier *c);
+long adv_classifier_samples(const adv_classifier *c);
+int adv_classifier_rate(const adv_classifier *c);
+
+/* logits[12] of wave[n_samples] (evaluation mode). Keeps what backward needs. */
+void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits);
+/* gwave[n_samples] = d loss / d wave given glogits[12] = d loss / d logits, for the last forward. */
+void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave);
+
+/* Convenience for programs: classifies a whole file's audio (mono mix). Fails on too-short audio. */
+int adv_classify_audio(adv_model *m, const adv_audio *a, float *logits);
+
+/* Access for tests: the front end and 16 kHz signal of the last forward. */
+adv_frontend *adv_classifier_frontend(adv_classifier *c);
+const float *adv_classifier_wave16k(const adv_classifier *c);
+const float *adv_classifier_net_input(const adv_classifier *c);
+#endif

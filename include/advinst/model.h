@@ -1,0 +1,66 @@
+/* The paper's network: parameters (with the PyTorch state_dict names), safetensors load/save,
+ * and a workspace that runs it forward and backward for a batch of N inputs of 100 x T frames. */
+#ifndef ADVINST_MODEL_H
+#define ADVINST_MODEL_H
+#include "advinst/nn.h"
+#include "advinst/frontend.h"
+
+#define ADV_N_CLASSES 12
+#define ADV_N_CONV 8
+#define ADV_N_BN 7
+#define ADV_CLASS_NAME_MAX 32
+
+typedef struct {
+    adv_conv conv[ADV_N_CONV];
+    adv_bn bn[ADV_N_BN];
+    float fe_mean[ADV_N_MELS], fe_std[ADV_N_MELS];
+    char classes[ADV_N_CLASSES][ADV_CLASS_NAME_MAX];
+    /* Free-form metadata kept on save (training data, epochs, accuracy...). */
+    char **meta_keys, **meta_values;
+    int meta_count;
+    float *param_block, *grad_block;   /* every parameter / gradient, contiguous */
+    size_t n_params;                   /* floats in param_block (trainable: conv w/b, bn gamma/beta) */
+} adv_model;
+
+/* The 12 class names in index order (sorted, as the paper). */
+extern const char *const adv_default_classes[ADV_N_CLASSES];
+/* Class index of a name (case-insensitive, '-'/'_' and spaces equivalent), or -1. */
+int adv_model_class_index(const adv_model *m, const char *name);
+
+/* A model with PyTorch's default initialisation (kaiming-uniform a=sqrt(5)), seeded. */
+adv_model *adv_model_create(uint64_t seed);
+/* Loads and validates a safetensors model (names, dtypes, shapes, metadata). */
+adv_model *adv_model_load(const char *path);
+adv_model *adv_model_load_memory(const void *image, size_t size, const char *name);
+/* Saves atomically; extra metadata pairs are added to the model's own. */
+int adv_model_save(const adv_model *m, const char *path);
+int adv_model_set_meta(adv_model *m, const char *key, const char *value);
+const char *adv_model_get_meta(const adv_model *m, const char *key);
+void adv_model_free(adv_model *m);
+/* Zeroes the parameter gradients. */
+void adv_model_zero_grad(adv_model *m);
+
+/* Path of the shipped default model, or NULL if not found (ADVINST_MODEL env overrides). */
+const char *adv_default_model_path(void);
+
+/* ---- Running the network ---- */
+typedef struct adv_net adv_net;
+
+/* Workspace for a batch of n inputs of 100 x t frames (t >= 35). training: batch-statistics
+ * BatchNorm, dropout (seeded by dropout_seed), and the buffers for parameter gradients. */
+adv_net *adv_net_create(adv_model *m, int n, int t, int training, uint64_t dropout_seed);
+void adv_net_free(adv_net *net);
+int adv_net_batch(const adv_net *net);
+int adv_net_frames(const adv_net *net);
+
+/* x[n][100][t] -> logits[n][12]. */
+void adv_net_forward(adv_net *net, const float *x, float *logits);
+/* glogits[n][12] -> gx[n][100][t] (NULL: skip) and, in training, parameter gradients (+=). */
+void adv_net_backward(adv_net *net, const float *glogits, float *gx);
+
+/* Training only: turn dropout off/on (for reference checks of batch-statistics BatchNorm). */
+void adv_net_set_dropout(adv_net *net, int enabled);
+
+/* FLOPs (multiply-add = 2) of one forward of one input of t frames, convolutions only. */
+double adv_net_conv_flops(int t);
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages advinst needs, only those missing.
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --full     also the large soundfonts and tools for the full data-set render
+#   scripts/install-deps.sh --reference  also python3-torch/torchaudio for tests/reference and bench
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libfftw3-dev libopenblas-dev libsndfile1-dev
+      libjack-jackd2-dev jackd2 liblo-dev liblo-tools libcjson-dev libinih-dev libcairo2-dev
+      libfluidsynth-dev timgm6mb-soundfont)
+for arg in "$@"; do
+  case "$arg" in
+    --full) pkgs+=(fluid-soundfont-gm musescore-general-soundfont hydrogen-drumkits espeak-ng) ;;
+    --reference) pkgs+=(python3-torch python3-torchaudio python3-numpy) ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+$SUDO apt-get update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

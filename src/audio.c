@@ -1,0 +1,412 @@
+/* Audio files through libsndfile: whole-file reads (from disk or memory), atomic writes,
+ * mono mix and its adjoint. */
+#include "advinst/audio.h"
+#include "advinst/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sndfile.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Upper bound on decoded samples (frames * channels): 4 GiB of floats. */
+#define MAX_SAMPLES ((sf_count_t)1 << 30)
+/* Initial buffer never trusts a header's frame count beyond this (corrupt or fuzzed input). */
+#define INITIAL_FRAMES_CAP ((sf_count_t)1 << 20)
+
+/* Decodes all of `sf` into `out`; closes `sf`. */
+static int read_all(SNDFILE *sf, const SF_INFO *info, const char *name, adv_audio *out)
+{
+    int ch = info->channels;
+    if (ch < 1 || info->samplerate < 1) {
+        sf_close(sf);
+        return adv_fail("%s: invalid audio header (%d channels, %d Hz)", name, ch,
+                        info->samplerate);
+    }
+    sf_command(sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+
+    sf_count_t max_frames = MAX_SAMPLES / ch;
+    sf_count_t cap = info->frames > 0 ? info->frames : 4096;
+    if (cap > INITIAL_FRAMES_CAP) cap = INITIAL_FRAMES_CAP;
+    if (cap > max_frames) cap = max_frames;
+    float *buf = malloc((size_t)cap * ch * sizeof *buf);
+    if (!buf) {
+        sf_close(sf);
+        return adv_fail("%s: out of memory", name);
+    }
+    sf_count_t n = 0;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= max_frames) {
+                free(buf);
+                sf_close(sf);
+                return adv_fail("%s: too long (more than %lld samples)", name,
+                                (long long)MAX_SAMPLES);
+            }
+            sf_count_t ncap = cap * 2 < max_frames ? cap * 2 : max_frames;
+            float *nb = realloc(buf, (size_t)ncap * ch * sizeof *buf);
+            if (!nb) {
+                free(buf);
+                sf_close(sf);
+                return adv_fail("%s: out of memory", name);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        sf_count_t got = sf_readf_float(sf, buf + (size_t)n * ch, cap - n);
+        if (got <= 0) break;
+        n += got;
+    }
+    int err = sf_error(sf);
+    if (err != SF_ERR_NO_ERROR) {
+        adv_fail("%s: corrupt audio: %s", name, sf_error_number(err));
+        free(buf);
+        sf_close(sf);
+        return -1;
+    }
+    sf_close(sf);
+    if (n == 0) {
+        free(buf);
+        return adv_fail("%s: no audio (zero frames)", name);
+    }
+    size_t total = (size_t)n * ch;
+    for (size_t i = 0; i < total; i++) {
+        if (!isfinite(buf[i])) {
+            free(buf);
+            return adv_fail("%s: contains NaN or infinite samples (first at frame %zu)", name,
+                            i / (size_t)ch);
+        }
+    }
+    if (n < cap) {
+        float *nb = realloc(buf, total * sizeof *buf);
+        if (nb) buf = nb;
+    }
+    out->samples = buf;
+    out->frames = (long)n;
+    out->channels = ch;
+    out->rate = info->samplerate;
+    out->format = info->format;
+    return 0;
+}
+
+int adv_audio_read(const char *path, adv_audio *out)
+{
+    memset(out, 0, sizeof *out);
+    struct stat st;
+    if (stat(path, &st) != 0) return adv_fail("%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return adv_fail("%s: is a directory", path);
+    if (S_ISREG(st.st_mode) && st.st_size == 0) return adv_fail("%s: empty file", path);
+
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    if (!sf) return adv_fail("%s: cannot read audio: %s", path, sf_strerror(NULL));
+    return read_all(sf, &info, path, out);
+}
+
+/* Read-only virtual file over a memory buffer. */
+typedef struct {
+    const unsigned char *data;
+    sf_count_t size, pos;
+} mem_file;
+
+static sf_count_t mem_len(void *u) { return ((mem_file *)u)->size; }
+
+static sf_count_t mem_seek(sf_count_t offset, int whence, void *u)
+{
+    mem_file *m = u;
+    if (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END) return -1;
+    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : m->size;
+    /* Clamp instead of overflowing; libsndfile notices the position mismatch. */
+    sf_count_t target;
+    if (offset > 0 && base > INT64_MAX - offset) target = m->size;
+    else target = base + offset;
+    if (target < 0) return -1;
+    if (target > m->size) target = m->size;
+    m->pos = target;
+    return m->pos;
+}
+
+static sf_count_t mem_read(void *ptr, sf_count_t count, void *u)
+{
+    mem_file *m = u;
+    if (count <= 0 || m->pos >= m->size) return 0;
+    sf_count_t n = m->size - m->pos < count ? m->size - m->pos : count;
+    memcpy(ptr, m->data + m->pos, (size_t)n);
+    m->pos += n;
+    return n;
+}
+
+static sf_count_t mem_write(const void *ptr, sf_count_t count, void *u)
+{
+    (void)ptr;
+    (void)count;
+    (void)u;
+    return 0;
+}
+
+static sf_count_t mem_tell(void *u) { return ((mem_file *)u)->pos; }
+
+int adv_audio_read_memory(const void *data, size_t size, const char *name, adv_audio *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!name) name = "(memory)";
+    if (size == 0) return adv_fail("%s: empty file", name);
+    if (!data) return adv_fail("%s: no data", name);
+    if (size > (size_t)INT64_MAX) return adv_fail("%s: too large", name);
+
+    mem_file m = {data, (sf_count_t)size, 0};
+    SF_VIRTUAL_IO vio = {mem_len, mem_seek, mem_read, mem_write, mem_tell};
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, &info, &m);
+    if (!sf) return adv_fail("%s: cannot read audio: %s", name, sf_strerror(NULL));
+    return read_all(sf, &info, name, out);
+}
+
+/* Creates "<path>.tmp.XXXXXX" exclusively with mode 0666 & ~umask (mkstemp would give 0600,
+ * which the renamed output would keep). */
+static int create_temp(const char *path, char *tmp, size_t size)
+{
+    static atomic_uint counter;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned r = (unsigned)ts.tv_nsec ^ ((unsigned)getpid() << 12) ^
+                     (atomic_fetch_add(&counter, 1) * 2654435761u);
+        if ((size_t)snprintf(tmp, size, "%s.tmp.%06x", path, r & 0xffffff) >= size) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    return -1;
+}
+
+/* Best effort: makes the rename durable. */
+static void sync_parent_dir(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    fsync(fd);
+    close(fd);
+}
+
+static int is_float_subtype(int format)
+{
+    int sub = format & SF_FORMAT_SUBMASK;
+    return sub == SF_FORMAT_FLOAT || sub == SF_FORMAT_DOUBLE;
+}
+
+int adv_audio_write(const char *path, const adv_audio *a)
+{
+    if (!a || !a->samples || a->frames < 1 || a->channels < 1 || a->rate < 1)
+        return adv_fail("%s: nothing to write (empty or invalid audio)", path);
+    size_t total = (size_t)a->frames * a->channels;
+    for (size_t i = 0; i < total; i++)
+        if (!isfinite(a->samples[i]))
+            return adv_fail("%s: refusing to write: contains NaN or infinite samples", path);
+
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    info.samplerate = a->rate;
+    info.channels = a->channels;
+    info.format = a->format ? a->format : (SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+    if (!sf_format_check(&info)) {
+        char name[64];
+        return adv_fail("%s: cannot write %s with %d channels at %d Hz", path,
+                        adv_audio_format_name(info.format, name, sizeof name), a->channels,
+                        a->rate);
+    }
+
+    char tmp[4096];
+    int fd = create_temp(path, tmp, sizeof tmp);
+    if (fd < 0) return adv_fail("%s: cannot create temporary file: %s", path, strerror(errno));
+
+    SNDFILE *sf = sf_open_fd(fd, SFM_WRITE, &info, SF_FALSE);
+    if (!sf) {
+        adv_fail("%s: cannot write audio: %s", path, sf_strerror(NULL));
+        goto fail;
+    }
+    if (!is_float_subtype(info.format)) sf_command(sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    sf_count_t written = sf_writef_float(sf, a->samples, a->frames);
+    if (written != a->frames) {
+        adv_fail("%s: write failed: %s", path, sf_strerror(sf));
+        sf_close(sf);
+        goto fail;
+    }
+    int err = sf_close(sf);
+    if (err != 0) {
+        adv_fail("%s: write failed: %s", path, sf_error_number(err));
+        goto fail;
+    }
+    if (fsync(fd) != 0) {
+        adv_fail("%s: write failed: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        adv_fail("%s: write failed: %s", path, strerror(errno));
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        adv_fail("%s: cannot rename temporary file into place: %s", path, strerror(errno));
+        goto fail;
+    }
+    sync_parent_dir(path);
+    return 0;
+
+fail:
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    return -1;
+}
+
+int adv_audio_alloc(adv_audio *a, long frames, int channels, int rate, int format)
+{
+    memset(a, 0, sizeof *a);
+    if (frames < 0 || channels < 1 || (size_t)frames > SIZE_MAX / sizeof(float) / channels)
+        return adv_fail("cannot allocate audio of %ld frames x %d channels", frames, channels);
+    size_t n = (size_t)frames * channels;
+    a->samples = calloc(n ? n : 1, sizeof *a->samples);
+    if (!a->samples) return adv_fail("out of memory allocating %zu samples", n);
+    a->frames = frames;
+    a->channels = channels;
+    a->rate = rate;
+    a->format = format;
+    return 0;
+}
+
+void adv_audio_free(adv_audio *a)
+{
+    if (!a) return;
+    free(a->samples);
+    memset(a, 0, sizeof *a);
+}
+
+void adv_audio_mix_mono(const adv_audio *a, float *mono)
+{
+    int ch = a->channels;
+    if (ch == 1) {
+        memcpy(mono, a->samples, (size_t)a->frames * sizeof *mono);
+        return;
+    }
+    float inv = 1.0f / (float)ch;
+    for (long f = 0; f < a->frames; f++) {
+        const float *s = a->samples + (size_t)f * ch;
+        float sum = 0.0f;
+        for (int c = 0; c < ch; c++) sum += s[c];
+        mono[f] = sum * inv;
+    }
+}
+
+void adv_audio_mix_mono_backward(const float *g_mono, long frames, int channels,
+                                 float *g_interleaved)
+{
+    float inv = 1.0f / (float)channels;
+    for (long f = 0; f < frames; f++) {
+        float g = channels == 1 ? g_mono[f] : g_mono[f] * inv;
+        float *d = g_interleaved + (size_t)f * channels;
+        for (int c = 0; c < channels; c++) d[c] += g;
+    }
+}
+
+static const char *major_name(int major)
+{
+    switch (major) {
+    case SF_FORMAT_WAV: return "WAV";
+    case SF_FORMAT_AIFF: return "AIFF";
+    case SF_FORMAT_AU: return "AU";
+    case SF_FORMAT_RAW: return "RAW";
+    case SF_FORMAT_PAF: return "PAF";
+    case SF_FORMAT_SVX: return "SVX";
+    case SF_FORMAT_NIST: return "NIST";
+    case SF_FORMAT_VOC: return "VOC";
+    case SF_FORMAT_IRCAM: return "IRCAM";
+    case SF_FORMAT_W64: return "W64";
+    case SF_FORMAT_MAT4: return "MAT4";
+    case SF_FORMAT_MAT5: return "MAT5";
+    case SF_FORMAT_PVF: return "PVF";
+    case SF_FORMAT_XI: return "XI";
+    case SF_FORMAT_HTK: return "HTK";
+    case SF_FORMAT_SDS: return "SDS";
+    case SF_FORMAT_AVR: return "AVR";
+    case SF_FORMAT_WAVEX: return "WAVEX";
+    case SF_FORMAT_SD2: return "SD2";
+    case SF_FORMAT_FLAC: return "FLAC";
+    case SF_FORMAT_CAF: return "CAF";
+    case SF_FORMAT_WVE: return "WVE";
+    case SF_FORMAT_OGG: return "OGG";
+    case SF_FORMAT_MPC2K: return "MPC2K";
+    case SF_FORMAT_RF64: return "RF64";
+    case SF_FORMAT_MPEG: return "MPEG";
+    default: return NULL;
+    }
+}
+
+static const char *subtype_name(int sub)
+{
+    switch (sub) {
+    case SF_FORMAT_PCM_S8: return "PCM 8";
+    case SF_FORMAT_PCM_16: return "PCM 16";
+    case SF_FORMAT_PCM_24: return "PCM 24";
+    case SF_FORMAT_PCM_32: return "PCM 32";
+    case SF_FORMAT_PCM_U8: return "PCM U8";
+    case SF_FORMAT_FLOAT: return "float";
+    case SF_FORMAT_DOUBLE: return "double";
+    case SF_FORMAT_ULAW: return "u-law";
+    case SF_FORMAT_ALAW: return "A-law";
+    case SF_FORMAT_IMA_ADPCM: return "IMA ADPCM";
+    case SF_FORMAT_MS_ADPCM: return "MS ADPCM";
+    case SF_FORMAT_GSM610: return "GSM 6.10";
+    case SF_FORMAT_VOX_ADPCM: return "VOX ADPCM";
+    case SF_FORMAT_NMS_ADPCM_16: return "NMS ADPCM 16";
+    case SF_FORMAT_NMS_ADPCM_24: return "NMS ADPCM 24";
+    case SF_FORMAT_NMS_ADPCM_32: return "NMS ADPCM 32";
+    case SF_FORMAT_G721_32: return "G.721 32";
+    case SF_FORMAT_G723_24: return "G.723 24";
+    case SF_FORMAT_G723_40: return "G.723 40";
+    case SF_FORMAT_DWVW_12: return "DWVW 12";
+    case SF_FORMAT_DWVW_16: return "DWVW 16";
+    case SF_FORMAT_DWVW_24: return "DWVW 24";
+    case SF_FORMAT_DWVW_N: return "DWVW N";
+    case SF_FORMAT_DPCM_8: return "DPCM 8";
+    case SF_FORMAT_DPCM_16: return "DPCM 16";
+    case SF_FORMAT_VORBIS: return "Vorbis";
+    case SF_FORMAT_OPUS: return "Opus";
+    case SF_FORMAT_ALAC_16: return "ALAC 16";
+    case SF_FORMAT_ALAC_20: return "ALAC 20";
+    case SF_FORMAT_ALAC_24: return "ALAC 24";
+    case SF_FORMAT_ALAC_32: return "ALAC 32";
+    case SF_FORMAT_MPEG_LAYER_I: return "MPEG Layer I";
+    case SF_FORMAT_MPEG_LAYER_II: return "MPEG Layer II";
+    case SF_FORMAT_MPEG_LAYER_III: return "MPEG Layer III";
+    default: return NULL;
+    }
+}
+
+const char *adv_audio_format_name(int format, char *buf, size_t size)
+{
+    if (!buf || size == 0) return buf;
+    const char *major = major_name(format & SF_FORMAT_TYPEMASK);
+    const char *sub = subtype_name(format & SF_FORMAT_SUBMASK);
+    if (major && sub) snprintf(buf, size, "%s %s", major, sub);
+    else if (major) snprintf(buf, size, "%s (subtype 0x%04x)", major, format & SF_FORMAT_SUBMASK);
+    else snprintf(buf, size, "format 0x%08x", (unsigned)format);
+    return buf;
+}

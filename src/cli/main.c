@@ -1,0 +1,83 @@
+/* advinst: the program. Dispatches to one subcommand per file. */
+#include "cli.h"
+#include "advinst/blas.h"
+#include "advinst/error.h"
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"classify", cmd_classify, "print the instrument the classifier hears in audio files"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: advinst COMMAND [OPTIONS] [ARGS]\n"
+            "       advinst --help | --version\n\n"
+            "Fools a music instrument classifier with end-to-end adversarial perturbations.\n\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'advinst COMMAND --help' describes a command's options.\n");
+}
+
+int cli_error(const char *cmd, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "advinst %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int cli_parse_float(const char *s, double *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_long(const char *s, long *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end || errno) return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    adv_blas_prefer_fast_kernels(argv);
+    if (argc < 2) { usage(stderr); return ADV_EXIT_USAGE; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return ADV_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("advinst %s\n", ADVINST_VERSION);
+        return ADV_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "advinst: unknown command '%s' (try 'advinst --help')\n", argv[1]);
+    return ADV_EXIT_USAGE;
+}

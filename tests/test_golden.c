@@ -1,0 +1,176 @@
+/* Parity with PyTorch/torchaudio: the golden files written by tests/reference/make_golden.py
+ * (committed; no Python needed here). Tolerances: mel dB and network input within 1e-3 dB /
+ * 1e-4 absolute (float32 FFT differences), logits within 1e-4 relative, gradients cosine > 0.999
+ * and relative L2 error < 2e-2. */
+#include "testutil.h"
+#include "advinst/classifier.h"
+#include "advinst/error.h"
+#include "advinst/safetensors.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const float *tensor_f32(const adv_st *st, const char *name, size_t *count)
+{
+    const adv_tensor *t = adv_st_find(st, name);
+    if (!t || t->dtype != ADV_DTYPE_F32) return NULL;
+    if (count) *count = t->nbytes / sizeof(float);
+    return t->data;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+static void check_case(adv_model *m, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "golden/case_%s.safetensors", name);
+    adv_st st;
+    if (adv_st_read(path, &st) != 0) { CHECK(0, "%s", adv_error()); return; }
+    const adv_tensor *wave_t = adv_st_find(&st, "wave");
+    const char *rate_s = adv_st_meta(&st, "rate");
+    const adv_tensor *target_t = adv_st_find(&st, "target");
+    CHECK(wave_t && rate_s && target_t && wave_t->ndim == 2, "%s: golden file layout", name);
+    if (!(wave_t && rate_s && target_t && wave_t->ndim == 2)) { adv_st_free(&st); return; }
+    int channels = (int)wave_t->shape[0];
+    long n = (long)wave_t->shape[1];
+    int rate = atoi(rate_s);
+    int target = (int)*(const int64_t *)target_t->data;
+    const float *wave = wave_t->data;
+
+    /* mono mix as the program does it: interleave, then mix */
+    adv_audio a = {0};
+    CHECK(adv_audio_alloc(&a, n, channels, rate, 0) == 0, "alloc");
+    for (long i = 0; i < n; i++)
+        for (int ch = 0; ch < channels; ch++) a.samples[i * channels + ch] = wave[(size_t)ch * n + i];
+    float *mono = malloc(sizeof(float) * n);
+    adv_audio_mix_mono(&a, mono);
+
+    adv_classifier *c = adv_classifier_create(m, rate, n);
+    CHECK(c != NULL, "%s: classifier: %s", name, adv_error());
+    if (!c) { free(mono); adv_audio_free(&a); adv_st_free(&st); return; }
+    float logits[ADV_N_CLASSES], gl[ADV_N_CLASSES];
+    adv_classifier_forward(c, mono, logits);
+
+    size_t count;
+    const float *ref = tensor_f32(&st, "wave16k", &count);
+    if (ref) {
+        double d = max_abs_diff(adv_classifier_wave16k(c), ref, count);
+        CHECK(d < 2e-5, "%s: 16 kHz signal max diff %.3g", name, d);
+    }
+    adv_frontend *fe = adv_classifier_frontend(c);
+    ref = tensor_f32(&st, "mel_db", &count);
+    CHECK(ref && count == (size_t)ADV_N_MELS * adv_frontend_frames(fe), "%s: mel_db shape", name);
+    if (ref && count == (size_t)ADV_N_MELS * adv_frontend_frames(fe)) {
+        double d = max_abs_diff(adv_frontend_db(fe), ref, count);
+        CHECK(d < 2e-3, "%s: mel dB max diff %.3g dB", name, d);
+        printf("  %-10s mel dB max |diff| %.2e dB\n", name, d);
+    }
+    ref = tensor_f32(&st, "net_input", &count);
+    CHECK(ref && count == (size_t)ADV_N_MELS * adv_frontend_padded_frames(fe), "%s: net_input shape", name);
+    if (ref && count == (size_t)ADV_N_MELS * adv_frontend_padded_frames(fe)) {
+        double d = max_abs_diff(adv_classifier_net_input(c), ref, count);
+        CHECK(d < 2e-4, "%s: network input max diff %.3g", name, d);
+    }
+    ref = tensor_f32(&st, "logits", &count);
+    CHECK(ref && count == ADV_N_CLASSES, "%s: logits shape", name);
+    if (ref && count == ADV_N_CLASSES) {
+        double err = tu_rel_error(logits, ref, ADV_N_CLASSES);
+        CHECK(err < 1e-4, "%s: logits relative error %.3g", name, err);
+        printf("  %-10s logits rel. error %.2e\n", name, err);
+    }
+
+    float loss = adv_cross_entropy(1, ADV_N_CLASSES, logits, &target, gl);
+    const float *ref_loss = tensor_f32(&st, "loss", NULL);
+    if (ref_loss) CHECK(fabs(loss - *ref_loss) < 1e-4 * (1 + fabs(*ref_loss)), "%s: loss %g vs %g", name, loss, *ref_loss);
+
+    float *gmono = malloc(sizeof(float) * n), *ginter = calloc((size_t)n * channels, sizeof(float));
+    adv_classifier_backward(c, gl, gmono);
+    adv_audio_mix_mono_backward(gmono, n, channels, ginter);
+    ref = tensor_f32(&st, "grad_wave", &count);
+    CHECK(ref && count == (size_t)n * channels, "%s: grad_wave shape", name);
+    if (ref && count == (size_t)n * channels) {
+        float *planar = malloc(sizeof(float) * count);
+        for (long i = 0; i < n; i++)
+            for (int ch = 0; ch < channels; ch++) planar[(size_t)ch * n + i] = ginter[i * channels + ch];
+        double cs = tu_cosine(planar, ref, count), err = tu_rel_error(planar, ref, count);
+        CHECK(cs > 0.999 && err < 2e-2, "%s: waveform gradient cosine %.6f, rel. error %.3g", name, cs, err);
+        printf("  %-10s waveform gradient cosine %.7f rel. error %.2e\n", name, cs, err);
+        free(planar);
+    }
+    free(gmono);
+    free(ginter);
+    free(mono);
+    adv_audio_free(&a);
+    adv_classifier_free(c);
+    adv_st_free(&st);
+}
+
+static void check_train_batch(adv_model *m)
+{
+    adv_st st;
+    if (adv_st_read("golden/train_batch.safetensors", &st) != 0) { CHECK(0, "%s", adv_error()); return; }
+    const adv_tensor *xt = adv_st_find(&st, "x"), *lt = adv_st_find(&st, "labels");
+    CHECK(xt && lt && xt->ndim == 4, "train_batch layout");
+    if (!(xt && lt && xt->ndim == 4)) { adv_st_free(&st); return; }
+    int n = (int)xt->shape[0], t = (int)xt->shape[3];
+    int labels[16];
+    for (int i = 0; i < n; i++) labels[i] = (int)((const int64_t *)lt->data)[i];
+    adv_net *net = adv_net_create(m, n, t, 1, 0);
+    adv_net_set_dropout(net, 0);
+    adv_model_zero_grad(m);
+    float logits[16 * ADV_N_CLASSES], gl[16 * ADV_N_CLASSES];
+    adv_net_forward(net, xt->data, logits);
+    float loss = adv_cross_entropy(n, ADV_N_CLASSES, logits, labels, gl);
+    float *gx = malloc(xt->nbytes);
+    adv_net_backward(net, gl, gx);
+    size_t count;
+    const float *ref = tensor_f32(&st, "logits", &count);
+    if (ref) {
+        double err = tu_rel_error(logits, ref, count);
+        CHECK(err < 1e-4, "train logits rel. error %.3g", err);
+        printf("  train batch logits rel. error %.2e\n", err);
+    }
+    ref = tensor_f32(&st, "loss", NULL);
+    if (ref) CHECK(fabs(loss - *ref) < 1e-4 * (1 + fabs(*ref)), "train loss %g vs %g", loss, *ref);
+    ref = tensor_f32(&st, "grad_x", &count);
+    if (ref) {
+        double cs = tu_cosine(gx, ref, count);
+        CHECK(cs > 0.999, "train input gradient cosine %.6f", cs);
+    }
+    struct { const char *name; const float *ours; size_t n; } grads[] = {
+        {"grad.conv1.weight", m->conv[0].gw, 64 * 25}, {"grad.conv1.bias", m->conv[0].gb, 64},
+        {"grad.bn1.weight", m->bn[0].ggamma, 64}, {"grad.bn1.bias", m->bn[0].gbeta, 64},
+        {"grad.conv4.weight", m->conv[3].gw, 128 * 128 * 9}, {"grad.bn7.weight", m->bn[6].ggamma, 512},
+        {"grad.conv8.weight", m->conv[7].gw, 12 * 512}, {"grad.conv8.bias", m->conv[7].gb, 12},
+        {"after.bn1.running_mean", m->bn[0].running_mean, 64}, {"after.bn1.running_var", m->bn[0].running_var, 64},
+        {"after.bn7.running_mean", m->bn[6].running_mean, 512}, {"after.bn7.running_var", m->bn[6].running_var, 512},
+    };
+    for (size_t i = 0; i < sizeof grads / sizeof grads[0]; i++) {
+        ref = tensor_f32(&st, grads[i].name, &count);
+        CHECK(ref && count == grads[i].n, "%s present with %zu values", grads[i].name, grads[i].n);
+        if (!ref || count != grads[i].n) continue;
+        double cs = tu_cosine(grads[i].ours, ref, count), err = tu_rel_error(grads[i].ours, ref, count);
+        CHECK(cs > 0.999 && err < 2e-2, "%s: cosine %.6f rel. error %.3g", grads[i].name, cs, err);
+        printf("  %-24s cosine %.7f rel. error %.2e\n", grads[i].name, cs, err);
+    }
+    free(gx);
+    adv_net_free(net);
+    adv_st_free(&st);
+}
+
+int main(void)
+{
+    adv_model *m = adv_model_load("golden/model.safetensors");
+    CHECK(m != NULL, "golden model loads: %s", adv_error());
+    if (!m) return tu_finish("test_golden");
+    const char *cases[] = {"short", "odd", "tiny", "stereo441", "clip116"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(m, cases[i]);
+    check_train_batch(m);
+    adv_model_free(m);
+    return tu_finish("test_golden");
+}

@@ -1,0 +1,31 @@
+/* Tiny test harness: CHECK macros that count failures, and helpers shared by tests. */
+#ifndef ADVINST_TESTUTIL_H
+#define ADVINST_TESTUTIL_H
+#include <stdio.h>
+#include <stdint.h>
+#include <stddef.h>
+
+extern int tu_failures;
+extern int tu_checks;
+
+#define CHECK(cond, ...) do { tu_checks++; if (!(cond)) { tu_failures++; \
+  fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+  fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#define CHECK_NEAR(a, b, tol, what) do { double _a = (a), _b = (b); \
+  CHECK(fabs(_a - _b) <= (tol), "%s: %.9g vs %.9g (tol %.3g)", what, _a, _b, (double)(tol)); } while (0)
+
+/* Prints the summary line and returns the process exit code. */
+int tu_finish(const char *name);
+
+/* Deterministic pseudo-random numbers for tests (splitmix64). */
+uint64_t tu_rand_u64(uint64_t *state);
+float tu_rand_uniform(uint64_t *state, float lo, float hi);
+float tu_rand_normal(uint64_t *state);
+
+/* Relative L2 error ||a-b|| / max(||b||, tiny) and cosine similarity. */
+double tu_rel_error(const float *a, const float *b, size_t n);
+double tu_cosine(const float *a, const float *b, size_t n);
+
+/* Makes an empty scratch directory under the build tree for this test; returns its path. */
+const char *tu_scratch_dir(const char *test_name);
+#endif
