@@ -6,20 +6,30 @@
 
 void adv_blas_prefer_fast_kernels(char **argv)
 {
-    const char *off = getenv("ADVINST_NO_FAST_BLAS");
-    if (getenv("OPENBLAS_CORETYPE") || (off && *off && strcmp(off, "0") != 0)) return;
+    const char *want = getenv("ADVINST_BLAS_CORETYPE");
+    if (getenv("ADVINST_BLAS_REEXEC") || (want && !strcmp(want, "keep"))) return;
+    if (!want || !*want) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")))
+        __builtin_cpu_init();
+        if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")))
+            return;
+        want = "SkylakeX";
+#else
         return;
-    if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) != 0) return;
+#endif
+    }
+    const char *have = getenv("OPENBLAS_CORETYPE");
+    if (have && !strcmp(have, want)) return;
+    char *old = have ? strdup(have) : NULL;
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    setenv("ADVINST_BLAS_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);
     /* exec failed (e.g. no /proc): carry on with the kernels already loaded */
-    unsetenv("OPENBLAS_CORETYPE");
-#else
-    (void)argv;
-#endif
+    if (old) setenv("OPENBLAS_CORETYPE", old, 1);
+    else unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("ADVINST_BLAS_REEXEC");
+    free(old);
 }
 
 void adv_blas_set_threads(int threads)

@@ -2,11 +2,12 @@
 #ifndef ADVINST_BLAS_H
 #define ADVINST_BLAS_H
 
-/* Debian's OpenBLAS picks its Haswell kernels on AVX-512 CPUs that it does not recognise; its
- * SkylakeX kernels are about twice as fast there, but OPENBLAS_CORETYPE must be set before the
- * library loads. Programs call this first thing in main(): if the CPU has AVX-512 (F, BW, DQ, VL)
- * and the user has not chosen a core type, it sets OPENBLAS_CORETYPE=SkylakeX and re-executes the
- * program once (same argv). Set ADVINST_NO_FAST_BLAS=1 to keep OpenBLAS's own choice. */
+/* Debian's OpenBLAS uses its Haswell kernels on AVX-512 CPUs that it does not recognise (and
+ * environments often pin OPENBLAS_CORETYPE=Haswell); its SkylakeX kernels are about twice as fast
+ * there, but OPENBLAS_CORETYPE must be set before the library loads. Programs call this first thing
+ * in main(): it sets OPENBLAS_CORETYPE to $ADVINST_BLAS_CORETYPE if given, else to SkylakeX when
+ * the CPU has AVX-512 (F, BW, DQ, VL), and re-executes the program once (same argv) if that
+ * changes the value. ADVINST_BLAS_CORETYPE=keep leaves OpenBLAS's own choice alone. */
 void adv_blas_prefer_fast_kernels(char **argv);
 
 /* Threads for sgemm (0 = leave OpenBLAS's default). */
