@@ -363,13 +363,15 @@ static int parse_classes(const char *file, const char *list, adv_model *m)
     return 0;
 }
 
-/* Checks st against the expected tensor table and fills m. */
-static int model_from_st(const char *file, const adv_st *st, adv_model *m)
+/* Checks st against the expected tensor table and fills m. Tensors whose names start with
+ * ignore_prefix (if not NULL) belong to someone else (e.g. a checkpoint's optimiser state). */
+static int model_from_st(const char *file, const adv_st *st, adv_model *m, const char *ignore_prefix)
 {
     tensor_slot table[N_SLOTS];
     tensor_table(m, table);
     char pb[64];
     for (int i = 0; i < st->count; i++) {
+        if (ignore_prefix && !strncmp(st->tensors[i].name, ignore_prefix, strlen(ignore_prefix))) continue;
         int known = 0;
         for (int j = 0; j < N_SLOTS && !known; j++) known = strcmp(st->tensors[i].name, table[j].name) == 0;
         if (!known) return adv_fail("%s: unexpected tensor '%s'", file, printable(st->tensors[i].name, pb));
@@ -425,7 +427,7 @@ static adv_model *model_from_parsed(const char *file, adv_st *st)
     adv_model *m = model_alloc();
     if (!m) {
         adv_fail("%s: out of memory", file);
-    } else if (model_from_st(file, st, m) != 0) {
+    } else if (model_from_st(file, st, m, NULL) != 0) {
         adv_model_free(m);
         m = NULL;
     }
@@ -448,7 +450,30 @@ adv_model *adv_model_load_memory(const void *image, size_t size, const char *nam
     return model_from_parsed(file, &st);
 }
 
+adv_model *adv_model_from_st(const char *file, const adv_st *st, const char *ignore_prefix)
+{
+    adv_model *m = model_alloc();
+    if (!m) {
+        adv_fail("%s: out of memory", file);
+        return NULL;
+    }
+    if (model_from_st(file, st, m, ignore_prefix) != 0) {
+        adv_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 int adv_model_save(const adv_model *m, const char *path)
+{
+    adv_st st = {0};
+    int rc = adv_model_to_st(m, &st);
+    if (rc == 0) rc = adv_st_write(&st, path);
+    adv_st_free(&st);
+    return rc;
+}
+
+int adv_model_to_st(const adv_model *m, adv_st *st_out)
 {
     tensor_slot table[N_SLOTS];
     /* The table only reads through the model's pointers; nothing is modified. */
@@ -464,8 +489,8 @@ int adv_model_save(const adv_model *m, const char *path)
     for (int i = 0; rc == 0 && i < m->meta_count; i++) rc = adv_st_set_meta(&st, m->meta_keys[i], m->meta_values[i]);
     for (int j = 0; rc == 0 && j < N_SLOTS; j++)
         rc = adv_st_add(&st, table[j].name, table[j].dtype, table[j].ndim, table[j].shape, table[j].dst);
-    if (rc == 0) rc = adv_st_write(&st, path);
-    adv_st_free(&st);
+    if (rc == 0) *st_out = st;
+    else adv_st_free(&st);
     return rc;
 }
 

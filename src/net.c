@@ -44,6 +44,7 @@ static const float dropout_p[4] = {0.3f, 0.3f, 0.3f, 0.5f};
 int adv_net_batch(const adv_net *net) { return net->n; }
 int adv_net_frames(const adv_net *net) { return net->t; }
 void adv_net_set_dropout(adv_net *net, int enabled) { net->dropout_on = enabled && net->training; }
+void adv_net_set_rng(adv_net *net, uint64_t seed) { net->rng = seed; }
 
 void adv_net_free(adv_net *net)
 {

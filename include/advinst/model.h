@@ -4,6 +4,7 @@
 #define ADVINST_MODEL_H
 #include "advinst/nn.h"
 #include "advinst/frontend.h"
+#include "advinst/safetensors.h"
 
 #define ADV_N_CLASSES 12
 #define ADV_N_CONV 8
@@ -35,6 +36,11 @@ adv_model *adv_model_load_memory(const void *image, size_t size, const char *nam
 /* Saves atomically; extra metadata pairs are added to the model's own. */
 int adv_model_save(const adv_model *m, const char *path);
 int adv_model_set_meta(adv_model *m, const char *key, const char *value);
+/* The model's tensors and metadata as a safetensors builder (to add more, e.g. optimiser state);
+ * st must be zero-initialised; free with adv_st_free. */
+int adv_model_to_st(const adv_model *m, adv_st *st);
+/* A model from parsed tensors; tensors named ignore_prefix... are skipped (NULL: none allowed). */
+adv_model *adv_model_from_st(const char *file, const adv_st *st, const char *ignore_prefix);
 const char *adv_model_get_meta(const adv_model *m, const char *key);
 void adv_model_free(adv_model *m);
 /* Zeroes the parameter gradients. */
@@ -60,6 +66,8 @@ void adv_net_backward(adv_net *net, const float *glogits, float *gx);
 
 /* Training only: turn dropout off/on (for reference checks of batch-statistics BatchNorm). */
 void adv_net_set_dropout(adv_net *net, int enabled);
+/* Reseeds the dropout generator (training is seeded per batch for exact resumption). */
+void adv_net_set_rng(adv_net *net, uint64_t seed);
 
 /* FLOPs (multiply-add = 2) of one forward of one input of t frames, convolutions only. */
 double adv_net_conv_flops(int t);

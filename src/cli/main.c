@@ -17,6 +17,9 @@ typedef struct {
 
 static const command commands[] = {
     {"classify", cmd_classify, "print the instrument the classifier hears in audio files"},
+    {"dataset", cmd_dataset, "render the 12-class data set, or import FSDKaggle2019"},
+    {"train", cmd_train, "train the paper's network on a data set"},
+    {"evaluate", cmd_evaluate, "accuracy and confusion matrix of a model on a data set"},
 };
 
 static void usage(FILE *out)
