@@ -240,8 +240,12 @@ typedef struct {
     float *x;        /* 100 x length */
 } train_clip;
 
+/* Running tallies of a partly done epoch, so a resumed epoch logs the same figures. */
+typedef struct { double loss_sum; long correct, seen; } epoch_tally;
+
 static int checkpoint_write(const adv_model *m, const adv_adam *adam, int epoch, int batch_in_epoch,
-                            const char *log_text, const adv_train_options *o, const char *path)
+                            const epoch_tally *tally, const char *log_text, const adv_train_options *o,
+                            const char *path)
 {
     adv_st st = {0};
     int rc = adv_model_to_st(m, &st);
@@ -259,6 +263,8 @@ static int checkpoint_write(const adv_model *m, const adv_adam *adam, int epoch,
     if (rc == 0) rc = adv_st_set_meta(&st, "checkpoint.seed", buf);
     snprintf(buf, sizeof buf, "%d", o->batch);
     if (rc == 0) rc = adv_st_set_meta(&st, "checkpoint.batch_size", buf);
+    snprintf(buf, sizeof buf, "%.17g,%ld,%ld", tally->loss_sum, tally->correct, tally->seen);
+    if (rc == 0) rc = adv_st_set_meta(&st, "checkpoint.tally", buf);
     if (rc == 0) rc = adv_st_set_meta(&st, "checkpoint.log", log_text ? log_text : "");
     if (rc == 0) rc = adv_st_write(&st, path);
     adv_st_free(&st);
@@ -267,7 +273,7 @@ static int checkpoint_write(const adv_model *m, const adv_adam *adam, int epoch,
 
 /* Loads a checkpoint: the model, Adam's moments and step, where to continue, and the log so far. */
 static int checkpoint_read(const char *path, const adv_train_options *o, adv_model **model, adv_adam *adam,
-                           int *epoch, int *batch_in_epoch, char **log_text)
+                           int *epoch, int *batch_in_epoch, epoch_tally *tally, char **log_text)
 {
     adv_st st;
     if (adv_st_read(path, &st) != 0) return -1;
@@ -293,6 +299,9 @@ static int checkpoint_read(const char *path, const adv_train_options *o, adv_mod
     *epoch = atoi(ep);
     *batch_in_epoch = atoi(bt);
     *log_text = strdup(log ? log : "");
+    const char *ts = adv_st_meta(&st, "checkpoint.tally");
+    memset(tally, 0, sizeof *tally);
+    if (ts && sscanf(ts, "%lg,%ld,%ld", &tally->loss_sum, &tally->correct, &tally->seen) != 3) memset(tally, 0, sizeof *tally);
     /* the checkpoint's own bookkeeping is not the model's metadata */
     int kept = 0;
     for (int i = 0; i < m->meta_count; i++) {
@@ -363,8 +372,9 @@ int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options 
 
     if (adv_adam_init(&adam, m->n_params, o->lr) != 0) goto done;
     int start_epoch = 0, start_batch = 0;
+    epoch_tally resume_tally = {0, 0, 0};
     if (o->resume_path) {
-        if (checkpoint_read(o->resume_path, o, model, &adam, &start_epoch, &start_batch, &log_text) != 0) goto done;
+        if (checkpoint_read(o->resume_path, o, model, &adam, &start_epoch, &start_batch, &resume_tally, &log_text) != 0) goto done;
         m = *model;
         log_len = strlen(log_text);
     } else {
@@ -412,6 +422,11 @@ int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options 
         double loss_sum = 0;
         long correct = 0, seen = 0;
         int first_batch = epoch == start_epoch ? start_batch : 0;
+        if (epoch == start_epoch && start_batch > 0) {
+            loss_sum = resume_tally.loss_sum;
+            correct = resume_tally.correct;
+            seen = resume_tally.seen;
+        }
         for (long s = first_batch; s < steps; s++) {
             int nb = s == steps - 1 ? last_batch : B;
             adv_net *net = nb == B ? net_full : net_last;
@@ -443,10 +458,12 @@ int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options 
                      loss_sum / seen, (double)correct / seen);
             adv_progress_update(&bar, done_steps, status);
             if (o->stop && *o->stop && !(epoch == o->epochs - 1 && s == steps - 1)) {
+                /* a stop in the last batch of an epoch still validates and logs that epoch first */
+                if (s + 1 == steps) break;
                 adv_progress_finish(&bar);
+                epoch_tally t = {loss_sum, correct, seen};
                 if (o->checkpoint_path &&
-                    checkpoint_write(m, &adam, s + 1 == steps ? epoch + 1 : epoch, s + 1 == steps ? 0 : (int)s + 1,
-                                     log_text, o, o->checkpoint_path) != 0)
+                    checkpoint_write(m, &adam, epoch, (int)s + 1, &t, log_text, o, o->checkpoint_path) != 0)
                     goto done;
                 rc = 1;
                 goto done;
@@ -460,8 +477,14 @@ int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options 
                  adv_now() - t0);
         if (append_text(&log_text, &log_len, line) != 0) goto done;
         if (o->log_path && write_log(o->log_path, log_text) != 0) goto done;
-        if (o->checkpoint_path && checkpoint_write(m, &adam, epoch + 1, 0, log_text, o, o->checkpoint_path) != 0) goto done;
-        if (!bar.enabled && o->progress >= 0) {
+        epoch_tally none = {0, 0, 0};
+        if (o->checkpoint_path && checkpoint_write(m, &adam, epoch + 1, 0, &none, log_text, o, o->checkpoint_path) != 0) goto done;
+        if (o->stop && *o->stop && epoch + 1 < o->epochs) {
+            adv_progress_finish(&bar);
+            rc = 1;
+            goto done;
+        }
+        if (!bar.enabled && o->progress) {
             /* no terminal: one quiet line per 10 epochs for logs */
             if ((epoch + 1) % 10 == 0 || epoch + 1 == o->epochs)
                 fprintf(stderr, "epoch %d/%d: train loss %.4f acc %.3f, valid loss %.4f acc %.3f\n", epoch + 1,
