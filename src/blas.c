@@ -1,5 +1,6 @@
 #include "advinst/blas.h"
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,8 +35,10 @@ void adv_blas_prefer_fast_kernels(char **argv)
 
 void adv_blas_set_threads(int threads)
 {
-    if (threads > 0) openblas_set_num_threads(threads);
+    /* parallelism is ours (OpenMP over images or blocks); sgemm runs single-threaded inside */
+    openblas_set_num_threads(1);
+    if (threads > 0) omp_set_num_threads(threads);
 }
 
 const char *adv_blas_core_name(void) { return openblas_get_corename(); }
-int adv_blas_threads(void) { return openblas_get_num_threads(); }
+int adv_blas_threads(void) { return omp_get_max_threads(); }

@@ -7,6 +7,7 @@
  *     -> conv7(1x1) relu bn7 -> drop .5 -> conv8(1x1) -> mean over freq, max over time */
 #include "advinst/model.h"
 #include "advinst/error.h"
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,8 @@ adv_net *adv_net_create(adv_model *m, int n, int t, int training, uint64_t dropo
         adv_fail("network input must have at least %d frames (got %d) and a batch of at least 1", ADV_MIN_FRAMES, t);
         return NULL;
     }
+    /* sgemm is called from the convolutions' own parallel loops: one OpenBLAS thread each */
+    openblas_set_num_threads(1);
     adv_net *net = calloc(1, sizeof *net);
     if (!net) { adv_fail("out of memory"); return NULL; }
     net->m = m;

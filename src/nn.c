@@ -1,8 +1,10 @@
 /* Layers of the paper's CNN: forward and backward of each side by side. NCHW float tensors. */
 #include "advinst/nn.h"
 #include <cblas.h>
+#include <omp.h>
 #include <math.h>
 #include <string.h>
+#include <stdlib.h>
 
 /* ------------------------------------------------------------------------------------------ */
 /* Convolution: y[co][p] = b[co] + sum_{ci,ky,kx} w[co][ci][ky][kx] * x[ci][oy*s+ky-pad][ox*s+kx-pad]
@@ -10,53 +12,73 @@
 
 static int conv_is_pointwise(const adv_conv *c) { return c->k == 1 && c->stride == 1 && c->pad == 0; }
 
-size_t adv_conv_scratch(const adv_conv *c, int h, int w)
+/* Threads of the convolutions: OpenMP's; sgemm itself runs single-threaded inside (see blas.h). */
+static int conv_threads(void) { return omp_get_max_threads(); }
+static int conv_col_block = 1 << 30;
+__attribute__((constructor)) static void read_block(void) { const char *e = getenv("CB"); if (e) conv_col_block = atoi(e); }
+
+/* Per-thread scratch: the im2col matrix of one image (K x P) and a weight-gradient accumulator. */
+static size_t conv_thread_scratch(const adv_conv *c, int h, int w)
 {
-    if (conv_is_pointwise(c)) return 1;
     int ho = adv_conv_out(h, c->k, c->stride, c->pad), wo = adv_conv_out(w, c->k, c->stride, c->pad);
-    return (size_t)c->cin * c->k * c->k * (size_t)ho * wo;
+    size_t K = (size_t)c->cin * c->k * c->k, P = (size_t)ho * wo;
+    return K * P + (size_t)c->cout * K + (size_t)c->cout;
 }
 
-/* col[(ci*k + ky)*k + kx][oy*wo + ox] = x[ci][oy*s + ky - pad][ox*s + kx - pad] (0 outside). */
-static void im2col(const adv_conv *c, int h, int w, const float *x, float *col)
+size_t adv_conv_scratch(const adv_conv *c, int h, int w)
+{
+    return (size_t)conv_threads() * conv_thread_scratch(c, h, w);
+}
+
+/* Columns [p0, p1) of the im2col matrix: col[r][p - p0] (row stride ld) for r = (ci*k + ky)*k + kx,
+ * p = oy*wo + ox, holding x[ci][oy*s + ky - pad][ox*s + kx - pad] (0 outside the image). */
+static void im2col_range(const adv_conv *c, int h, int w, const float *x, int p0, int p1, float *col, int ld)
 {
     const int k = c->k, s = c->stride, pad = c->pad;
-    const int ho = adv_conv_out(h, k, s, pad), wo = adv_conv_out(w, k, s, pad);
+    const int wo = adv_conv_out(w, k, s, pad);
     for (int ci = 0; ci < c->cin; ci++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                float *dst = col + ((size_t)(ci * k + ky) * k + kx) * ho * wo;
-                for (int oy = 0; oy < ho; oy++) {
+                float *dst = col + (size_t)((ci * k + ky) * k + kx) * ld - p0;
+                for (int p = p0; p < p1;) {
+                    int oy = p / wo, ox0 = p % wo;
+                    int ox1 = wo < ox0 + (p1 - p) ? wo : ox0 + (p1 - p);
                     int iy = oy * s + ky - pad;
                     float *row = dst + (size_t)oy * wo;
-                    if (iy < 0 || iy >= h) { memset(row, 0, sizeof(float) * (size_t)wo); continue; }
-                    const float *src = x + ((size_t)ci * h + iy) * w;
-                    if (s == 1) {
-                        /* contiguous run: ox in [lo, hi) maps to ix = ox + kx - pad inside [0, w) */
-                        int lo = pad - kx > 0 ? pad - kx : 0;
-                        int hi = w + pad - kx < wo ? w + pad - kx : wo;
-                        for (int ox = 0; ox < lo; ox++) row[ox] = 0;
-                        if (hi > lo) memcpy(row + lo, src + lo + kx - pad, sizeof(float) * (size_t)(hi - lo));
-                        for (int ox = hi > lo ? hi : lo; ox < wo; ox++) row[ox] = 0;
+                    if (iy < 0 || iy >= h) {
+                        memset(row + ox0, 0, sizeof(float) * (size_t)(ox1 - ox0));
                     } else {
-                        for (int ox = 0; ox < wo; ox++) {
-                            int ix = ox * s + kx - pad;
-                            row[ox] = (ix >= 0 && ix < w) ? src[ix] : 0.0f;
+                        const float *src = x + ((size_t)ci * h + iy) * w;
+                        if (s == 1) {
+                            /* contiguous: ox in [lo, hi) reads ix = ox + kx - pad inside [0, w) */
+                            int lo = pad - kx > ox0 ? pad - kx : ox0;
+                            int hi = w + pad - kx < ox1 ? w + pad - kx : ox1;
+                            if (hi < lo) hi = lo;
+                            for (int ox = ox0; ox < lo; ox++) row[ox] = 0;
+                            if (hi > lo) memcpy(row + lo, src + lo + kx - pad, sizeof(float) * (size_t)(hi - lo));
+                            for (int ox = hi; ox < ox1; ox++) row[ox] = 0;
+                        } else {
+                            for (int ox = ox0; ox < ox1; ox++) {
+                                int ix = ox * s + kx - pad;
+                                row[ox] = (ix >= 0 && ix < w) ? src[ix] : 0.0f;
+                            }
                         }
                     }
+                    p += ox1 - ox0;
                 }
             }
 }
 
-/* Adjoint of im2col: gx[ci][iy][ix] += col[...] (gx must be zeroed by the caller). */
-static void col2im(const adv_conv *c, int h, int w, const float *col, float *gx)
+/* Adjoint of im2col for input channels [ci0, ci1): gx[ci] += col rows of ci (gx zeroed by the
+ * caller); col holds rows (ci - ci0)*k*k ... with row stride P. */
+static void col2im_channels(const adv_conv *c, int h, int w, const float *col, int ci0, int ci1, float *gx)
 {
     const int k = c->k, s = c->stride, pad = c->pad;
     const int ho = adv_conv_out(h, k, s, pad), wo = adv_conv_out(w, k, s, pad);
-    for (int ci = 0; ci < c->cin; ci++)
+    for (int ci = ci0; ci < ci1; ci++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                const float *srcc = col + ((size_t)(ci * k + ky) * k + kx) * ho * wo;
+                const float *srcc = col + ((size_t)((ci - ci0) * k + ky) * k + kx) * ho * wo;
                 for (int oy = 0; oy < ho; oy++) {
                     int iy = oy * s + ky - pad;
                     if (iy < 0 || iy >= h) continue;
@@ -77,53 +99,113 @@ static void col2im(const adv_conv *c, int h, int w, const float *col, float *gx)
             }
 }
 
+/* y[:, p0:p1] = b + W col for columns [p0, p1) of one image. */
+static void conv_forward_block(const adv_conv *c, int h, int w, const float *xi, float *yi, int p0, int p1, int P,
+                               float *scratch)
+{
+    const int K = c->cin * c->k * c->k, wb = p1 - p0;
+    if (wb <= 0) return;
+    const float *col;
+    int ldb;
+    if (conv_is_pointwise(c)) { col = xi + p0; ldb = P; }
+    else { im2col_range(c, h, w, xi, p0, p1, scratch, wb); col = scratch; ldb = wb; }
+    for (int co = 0; co < c->cout; co++) {
+        float *row = yi + (size_t)co * P + p0;
+        for (int p = 0; p < wb; p++) row[p] = c->b[co];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, wb, K, 1.0f, c->w, K, col, ldb, 1.0f, yi + p0, P);
+}
+
+/* Parallel over images when there are enough of them, else over column blocks of each image. */
 void adv_conv_forward(const adv_conv *c, int n, int h, int w, const float *x, float *y, float *scratch)
 {
     const int ho = adv_conv_out(h, c->k, c->stride, c->pad), wo = adv_conv_out(w, c->k, c->stride, c->pad);
-    const int K = c->cin * c->k * c->k, P = ho * wo;
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * c->cin * h * w;
-        float *yi = y + (size_t)i * c->cout * P;
-        const float *col = xi;
-        if (!conv_is_pointwise(c)) { im2col(c, h, w, xi, scratch); col = scratch; }
-        for (int co = 0; co < c->cout; co++) {
-            float *row = yi + (size_t)co * P;
-            for (int p = 0; p < P; p++) row[p] = c->b[co];
+    const int P = ho * wo, nt = conv_threads();
+    const size_t per_thread = conv_thread_scratch(c, h, w);
+    const size_t xs = (size_t)c->cin * h * w, ys = (size_t)c->cout * P;
+    if (n >= nt || nt == 1) {
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < n; i++)
+            for (int p0 = 0; p0 < P; p0 += conv_col_block)
+                conv_forward_block(c, h, w, x + i * xs, y + i * ys, p0, p0 + conv_col_block < P ? p0 + conv_col_block : P, P,
+                                   scratch + (size_t)omp_get_thread_num() * per_thread);
+    } else {
+        for (int i = 0; i < n; i++) {
+#pragma omp parallel for schedule(static)
+            for (int b = 0; b < nt; b++) {
+                int p0 = (int)((long)P * b / nt), p1 = (int)((long)P * (b + 1) / nt);
+                conv_forward_block(c, h, w, x + i * xs, y + i * ys, p0, p1, P, scratch + (size_t)omp_get_thread_num() * per_thread);
+            }
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, P, K, 1.0f, c->w, K, col, P, 1.0f, yi, P);
     }
+}
+
+/* gx rows of input channels [ci0, ci1) of one image: W^T rows times gY, then col2im. */
+static void conv_input_grad_block(const adv_conv *c, int h, int w, const float *gyi, float *gxi, int ci0, int ci1,
+                                  int P, float *scratch)
+{
+    const int kk = c->k * c->k, K = c->cin * kk, rows = (ci1 - ci0) * kk;
+    if (rows <= 0) return;
+    if (conv_is_pointwise(c)) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, P, c->cout, 1.0f, c->w + ci0, K, gyi, P, 0.0f,
+                    gxi + (size_t)ci0 * P, P);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, P, c->cout, 1.0f, c->w + (size_t)ci0 * kk, K, gyi, P, 0.0f,
+                scratch, P);
+    memset(gxi + (size_t)ci0 * h * w, 0, sizeof(float) * (size_t)(ci1 - ci0) * h * w);
+    col2im_channels(c, h, w, scratch, ci0, ci1, gxi);
 }
 
 void adv_conv_backward(const adv_conv *c, int n, int h, int w, const float *x, const float *gy,
                        float *gx, int want_param_grads, float *scratch)
 {
     const int ho = adv_conv_out(h, c->k, c->stride, c->pad), wo = adv_conv_out(w, c->k, c->stride, c->pad);
-    const int K = c->cin * c->k * c->k, P = ho * wo;
+    const int K = c->cin * c->k * c->k, P = ho * wo, nt = conv_threads();
+    const size_t per_thread = conv_thread_scratch(c, h, w), colsize = (size_t)K * P;
+    const size_t xs = (size_t)c->cin * h * w, ys = (size_t)c->cout * P, wsize = (size_t)c->cout * K;
     const int pointwise = conv_is_pointwise(c);
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * c->cin * h * w;
-        const float *gyi = gy + (size_t)i * c->cout * P;
-        if (want_param_grads) {
-            const float *col = xi;
-            if (!pointwise) { im2col(c, h, w, xi, scratch); col = scratch; }
-            /* gW (cout x K) += gY (cout x P) * col^T (P x K) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, K, P, 1.0f, gyi, P, col, P, 1.0f, c->gw, K);
-            for (int co = 0; co < c->cout; co++) {
-                const float *row = gyi + (size_t)co * P;
-                float s = 0;
-                for (int p = 0; p < P; p++) s += row[p];
-                c->gb[co] += s;
+
+    if (want_param_grads) {
+        /* each thread accumulates its images' weight gradients privately; the partial sums are
+         * then added in thread order, so results depend only on the thread count */
+#pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num();
+            float *col = scratch + (size_t)t * per_thread, *acc = col + colsize;
+            memset(acc, 0, sizeof(float) * (wsize + (size_t)c->cout));
+#pragma omp for schedule(static)
+            for (int i = 0; i < n; i++) {
+                const float *xi = x + i * xs, *gyi = gy + i * ys;
+                const float *cm = xi;
+                if (!pointwise) { im2col_range(c, h, w, xi, 0, P, col, P); cm = col; }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, K, P, 1.0f, gyi, P, cm, P, 1.0f, acc, K);
+                for (int co = 0; co < c->cout; co++) {
+                    const float *row = gyi + (size_t)co * P;
+                    float s = 0;
+                    for (int p = 0; p < P; p++) s += row[p];
+                    acc[wsize + co] += s;
+                }
             }
         }
-        if (gx) {
-            float *gxi = gx + (size_t)i * c->cin * h * w;
-            if (pointwise) {
-                /* gX (cin x P) = W^T (cin x cout) * gY (cout x P) */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, c->cout, 1.0f, c->w, K, gyi, P, 0.0f, gxi, P);
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, c->cout, 1.0f, c->w, K, gyi, P, 0.0f, scratch, P);
-                memset(gxi, 0, sizeof(float) * (size_t)c->cin * h * w);
-                col2im(c, h, w, scratch, gxi);
+        for (int t = 0; t < nt; t++) {
+            const float *acc = scratch + (size_t)t * per_thread + colsize;
+            for (size_t j = 0; j < wsize; j++) c->gw[j] += acc[j];
+            for (int co = 0; co < c->cout; co++) c->gb[co] += acc[wsize + co];
+        }
+    }
+    if (!gx) return;
+    if (n >= nt || nt == 1) {
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < n; i++)
+            conv_input_grad_block(c, h, w, gy + i * ys, gx + i * xs, 0, c->cin, P, scratch + (size_t)omp_get_thread_num() * per_thread);
+    } else {
+        for (int i = 0; i < n; i++) {
+            int blocks = nt < c->cin ? nt : c->cin;
+#pragma omp parallel for schedule(static)
+            for (int b = 0; b < blocks; b++) {
+                int ci0 = c->cin * b / blocks, ci1 = c->cin * (b + 1) / blocks;
+                conv_input_grad_block(c, h, w, gy + i * ys, gx + i * xs, ci0, ci1, P, scratch + (size_t)omp_get_thread_num() * per_thread);
             }
         }
     }
@@ -147,6 +229,7 @@ void adv_relu_backward(size_t count, const float *y, const float *gy, float *gx)
 void adv_bn_forward(adv_bn *bn, int n, int hw, const float *x, float *y, int training)
 {
     const int C = bn->c;
+#pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double mean, var;
         if (training) {
@@ -186,6 +269,7 @@ void adv_bn_backward(adv_bn *bn, int n, int hw, const float *x, const float *gy,
                      int training, int want_param_grads)
 {
     const int C = bn->c;
+#pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const float mean = training ? bn->save_mean[c] : bn->running_mean[c];
         const float invstd = training ? bn->save_invstd[c] : (float)(1.0 / sqrt(bn->running_var[c] + BN_EPS));

@@ -10,7 +10,9 @@
  * changes the value. ADVINST_BLAS_CORETYPE=keep leaves OpenBLAS's own choice alone. */
 void adv_blas_prefer_fast_kernels(char **argv);
 
-/* Threads for sgemm (0 = leave OpenBLAS's default). */
+/* Threads of the numerics (OpenMP; 0 = OpenMP's default). OpenBLAS itself is set to one thread:
+ * the convolutions call sgemm from their own parallel loops. Library users should call this (or
+ * openblas_set_num_threads(1)) before running networks, to avoid oversubscription. */
 void adv_blas_set_threads(int threads);
 /* OpenBLAS's kernel name (e.g. "SkylakeX") and thread count, for reports. */
 const char *adv_blas_core_name(void);
