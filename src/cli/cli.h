@@ -14,6 +14,8 @@ int cmd_live(int argc, char **argv);
 
 /* Prints "advinst COMMAND: message" on stderr and returns code. */
 int cli_error(const char *command, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* For getopt's '?': one line naming the offending option (main() sets opterr = 0). */
+int cli_bad_option(const char *command, char **argv);
 /* Parses a float / integer option strictly (whole string, finite); returns -1 on error. */
 int cli_parse_float(const char *s, double *out);
 int cli_parse_long(const char *s, long *out);

@@ -49,7 +49,7 @@ int cmd_classify(int argc, char **argv)
         case 'm': model_path = optarg; break;
         case 'j': json = 1; break;
         case 'h': help(); return ADV_EXIT_OK;
-        default: return cli_error("classify", ADV_EXIT_USAGE, "see 'advinst classify --help'");
+        default: return cli_bad_option("classify", argv);
         }
     }
     if (optind >= argc) return cli_error("classify", ADV_EXIT_USAGE, "no audio files given (see --help)");

@@ -42,7 +42,7 @@ int cmd_evaluate(int argc, char **argv)
         case 'j': json = 1; break;
         case 'o': out = optarg; break;
         case 'h': help(); return ADV_EXIT_OK;
-        default: return cli_error("evaluate", ADV_EXIT_USAGE, "see 'advinst evaluate --help'");
+        default: return cli_bad_option("evaluate", argv);
         }
     }
     if (optind < argc) return cli_error("evaluate", ADV_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);

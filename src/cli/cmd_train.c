@@ -81,7 +81,7 @@ int cmd_train(int argc, char **argv)
         case 'L': log = optarg; break;
         case 'f': force = 1; break;
         case 'h': help(); return ADV_EXIT_OK;
-        default: return cli_error("train", ADV_EXIT_USAGE, "see 'advinst train --help'");
+        default: return cli_bad_option("train", argv);
         }
     }
     if (optind < argc) return cli_error("train", ADV_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);

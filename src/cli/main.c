@@ -3,6 +3,7 @@
 #include "advinst/blas.h"
 #include "advinst/error.h"
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +46,14 @@ int cli_error(const char *cmd, int code, const char *fmt, ...)
     return code;
 }
 
+int cli_bad_option(const char *cmd, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (optopt && optopt != '?' && !(arg[0] == '-' && arg[1] == '-'))
+        return cli_error(cmd, ADV_EXIT_USAGE, "unknown option or missing value: '-%c' (see 'advinst %s --help')", optopt, cmd);
+    return cli_error(cmd, ADV_EXIT_USAGE, "unknown option or missing value: '%s' (see 'advinst %s --help')", arg, cmd);
+}
+
 int cli_parse_float(const char *s, double *out)
 {
     if (!s || !*s) return -1;
@@ -70,6 +79,7 @@ int cli_parse_long(const char *s, long *out)
 int main(int argc, char **argv)
 {
     adv_blas_prefer_fast_kernels(argv);
+    opterr = 0;   /* every command reports a bad option itself, in one line */
     if (argc < 2) { usage(stderr); return ADV_EXIT_USAGE; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
