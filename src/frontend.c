@@ -22,6 +22,9 @@
  * plans (fftwf_execute_dft_*) is thread-safe and needs no lock. */
 static pthread_mutex_t fftw_planner_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void adv_fftw_planner_lock(void) { pthread_mutex_lock(&fftw_planner_lock); }
+void adv_fftw_planner_unlock(void) { pthread_mutex_unlock(&fftw_planner_lock); }
+
 typedef struct {
     int lo, hi;        /* first and last bin with a non-zero weight */
     float *weight;     /* hi - lo + 1 weights */

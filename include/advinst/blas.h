@@ -7,7 +7,10 @@
  * there, but OPENBLAS_CORETYPE must be set before the library loads. Programs call this first thing
  * in main(): it sets OPENBLAS_CORETYPE to $ADVINST_BLAS_CORETYPE if given, else to SkylakeX when
  * the CPU has AVX-512 (F, BW, DQ, VL), and re-executes the program once (same argv) if that
- * changes the value. ADVINST_BLAS_CORETYPE=keep leaves OpenBLAS's own choice alone. */
+ * changes the value. ADVINST_BLAS_CORETYPE=keep leaves OpenBLAS's own choice alone. It also sets
+ * OMP_WAIT_POLICY=PASSIVE unless the user set a policy: spinning OpenMP threads starve each other
+ * and the audio thread on a busy machine (measured: 2-thread attacks 25x slower while another
+ * process used the second core). */
 void adv_blas_prefer_fast_kernels(char **argv);
 
 /* Threads of the numerics (OpenMP; 0 = OpenMP's default). OpenBLAS itself is set to one thread:

@@ -49,6 +49,11 @@ void adv_frontend_backward(adv_frontend *fe, const float *gout, float *gwave);
  * output columns to a source column in [0, frames). */
 void adv_circular_pad_index(int frames, int padded, int *src_index);
 
+/* FFTW's planner is not thread-safe: every module that makes or destroys FFTW plans holds this
+ * one process-wide lock while doing so (executing plans needs no lock). */
+void adv_fftw_planner_lock(void);
+void adv_fftw_planner_unlock(void);
+
 /* The mel filter bank, 1025 x 100 (bin-major), for tests and the reference. */
 void adv_mel_filterbank(float *fb);
 #endif

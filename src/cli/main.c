@@ -21,6 +21,7 @@ static const command commands[] = {
     {"dataset", cmd_dataset, "render the 12-class data set, or import FSDKaggle2019"},
     {"train", cmd_train, "train the paper's network on a data set"},
     {"evaluate", cmd_evaluate, "accuracy and confusion matrix of a model on a data set"},
+    {"render", cmd_render, "write adversarial versions of audio files (FGSM, PGDn, C&W, MS-C&W)"},
 };
 
 static void usage(FILE *out)

@@ -9,9 +9,17 @@ Taps are computed in float64 and, as the spec stores them, rounded to float32; t
 accumulates in float64 (pass a float64 signal) while the C accumulates in float.
 """
 import math
+import os
+import sys
 
-import numpy as np
-import torch
+try:
+    import numpy as np
+    import torch
+except ImportError:  # another python3 (e.g. a pyenv shim) came first on PATH: use Debian's
+    if __name__ == "__main__" and os.path.exists("/usr/bin/python3") and \
+            os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
 
 ROLLOFF = 0.92
 ZERO_CROSSINGS = 32

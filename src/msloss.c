@@ -1,0 +1,220 @@
+/* Multi-scale spectral loss (see include/advinst/msloss.h), forward and backward.
+ *
+ * Per scale n (hop h = n/4, T = 1 + N/h frames, K = n/2 + 1 bins), for the perturbed signal y:
+ *   ypad  = reflect-pad(y, n/2 each side)
+ *   F[t]  = w * ypad[t*h : t*h + n]            (periodic Hann w)
+ *   X[t]  = rFFT(F[t]),  B = |X|,  A = S_n(x) (stored)
+ *   L    += sum |A - B| / (T K) + sum |log(A + eps) - log(B + eps)| / (T K)
+ * Backward: gB = -(sign(A - B) + sign(logA - logB) / (B + eps)) / (T K); gX = gB X / B;
+ * the transposed one-sided DFT is an inverse real FFT whose Hermitian extension counts bins
+ * 1..n/2-1 twice, so those are halved (as in adv_frontend_backward); then the windowed framing
+ * and the reflect padding are transposed. */
+#include "advinst/msloss.h"
+#include "advinst/frontend.h"
+#include "advinst/error.h"
+#include <fftw3.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int scale_sizes[ADV_MSLOSS_MAX_SCALES] = {2048, 1024, 512, 256, 128, 64};
+
+typedef struct {
+    int nfft, hop, bins, frames;
+    float *window;       /* nfft */
+    float *ref_mag;      /* frames x bins: S_n(x) */
+    float *ref_log;      /* frames x bins: log(S_n(x) + eps) */
+    fftwf_plan forward_plan, backward_plan;
+} ms_scale;
+
+struct adv_msloss {
+    long n;
+    int n_scales;
+    ms_scale scale[ADV_MSLOSS_MAX_SCALES];
+    float *pad;              /* n + 2048: padded signal, then padded gradient */
+    float *frames_buf;       /* the largest frames x nfft over the scales */
+    fftwf_complex *spec;     /* the largest frames x bins */
+};
+
+static int scale_frames(long n, int nfft) { return (int)(1 + n / (nfft / 4)); }
+
+size_t adv_msloss_bytes(long n)
+{
+    size_t total = sizeof(float) * 2 * ((size_t)n + 2048), frames_max = 0, spec_max = 0;
+    for (int s = 0; s < ADV_MSLOSS_MAX_SCALES; s++) {
+        int nfft = scale_sizes[s];
+        if (nfft / 2 >= n) continue;
+        size_t t = (size_t)scale_frames(n, nfft), k = (size_t)nfft / 2 + 1;
+        total += sizeof(float) * (nfft + 2 * t * k);
+        if (t * nfft > frames_max) frames_max = t * nfft;
+        if (t * k > spec_max) spec_max = t * k;
+    }
+    return total + sizeof(float) * frames_max + sizeof(fftwf_complex) * spec_max;
+}
+
+long adv_msloss_samples(const adv_msloss *ms) { return ms->n; }
+int adv_msloss_scales(const adv_msloss *ms) { return ms->n_scales; }
+
+void adv_msloss_free(adv_msloss *ms)
+{
+    if (!ms) return;
+    adv_fftw_planner_lock();
+    for (int s = 0; s < ms->n_scales; s++) {
+        if (ms->scale[s].forward_plan) fftwf_destroy_plan(ms->scale[s].forward_plan);
+        if (ms->scale[s].backward_plan) fftwf_destroy_plan(ms->scale[s].backward_plan);
+    }
+    adv_fftw_planner_unlock();
+    for (int s = 0; s < ms->n_scales; s++) {
+        free(ms->scale[s].window);
+        free(ms->scale[s].ref_mag);
+        free(ms->scale[s].ref_log);
+    }
+    fftwf_free(ms->pad);
+    fftwf_free(ms->frames_buf);
+    fftwf_free(ms->spec);
+    free(ms);
+}
+
+adv_msloss *adv_msloss_create(long n)
+{
+    if (n < 2) { adv_fail("multi-scale loss: signal of %ld samples is too short", n); return NULL; }
+    adv_msloss *ms = calloc(1, sizeof *ms);
+    if (!ms) { adv_fail("out of memory"); return NULL; }
+    ms->n = n;
+    size_t frames_max = 0, spec_max = 0;
+    for (int i = 0; i < ADV_MSLOSS_MAX_SCALES; i++) {
+        int nfft = scale_sizes[i];
+        if (nfft / 2 >= n) continue;
+        ms_scale *sc = &ms->scale[ms->n_scales++];
+        sc->nfft = nfft;
+        sc->hop = nfft / 4;
+        sc->bins = nfft / 2 + 1;
+        sc->frames = scale_frames(n, nfft);
+        size_t tk = (size_t)sc->frames * sc->bins;
+        sc->window = malloc(sizeof(float) * nfft);
+        sc->ref_mag = calloc(tk, sizeof(float));
+        sc->ref_log = malloc(sizeof(float) * tk);
+        if (!sc->window || !sc->ref_mag || !sc->ref_log) goto oom;
+        for (int j = 0; j < nfft; j++) sc->window[j] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * j / nfft));
+        const float log_eps = logf(ADV_MSLOSS_EPS);
+        for (size_t j = 0; j < tk; j++) sc->ref_log[j] = log_eps;
+        if ((size_t)sc->frames * nfft > frames_max) frames_max = (size_t)sc->frames * nfft;
+        if (tk > spec_max) spec_max = tk;
+    }
+    ms->pad = fftwf_malloc(sizeof(float) * ((size_t)n + 2048));
+    ms->frames_buf = fftwf_malloc(sizeof(float) * frames_max);
+    ms->spec = fftwf_malloc(sizeof(fftwf_complex) * spec_max);
+    if (!ms->pad || !ms->frames_buf || !ms->spec) goto oom;
+
+    adv_fftw_planner_lock();
+    for (int s = 0; s < ms->n_scales; s++) {
+        ms_scale *sc = &ms->scale[s];
+        int size = sc->nfft;
+        sc->forward_plan = fftwf_plan_many_dft_r2c(1, &size, sc->frames, ms->frames_buf, NULL, 1, sc->nfft,
+                                                   ms->spec, NULL, 1, sc->bins, FFTW_ESTIMATE);
+        sc->backward_plan = fftwf_plan_many_dft_c2r(1, &size, sc->frames, ms->spec, NULL, 1, sc->bins,
+                                                    ms->frames_buf, NULL, 1, sc->nfft, FFTW_ESTIMATE);
+    }
+    adv_fftw_planner_unlock();
+    for (int s = 0; s < ms->n_scales; s++)
+        if (!ms->scale[s].forward_plan || !ms->scale[s].backward_plan) {
+            adv_msloss_free(ms);
+            adv_fail("FFTW could not plan the multi-scale loss transforms");
+            return NULL;
+        }
+    return ms;
+oom:
+    adv_msloss_free(ms);
+    adv_fail("out of memory planning the multi-scale loss for %ld samples", n);
+    return NULL;
+}
+
+/* Index into x[n] of padded position i (pad samples before x): mirror without the edge. */
+static inline long reflect_index(long i, long pad, long n)
+{
+    long j = i - pad;
+    if (j < 0) j = -j;
+    if (j >= n) j = 2 * (n - 1) - j;
+    return j;
+}
+
+/* Frames of scale sc of y into ms->frames_buf and their spectra into ms->spec. */
+static void stft(adv_msloss *ms, const ms_scale *sc, const float *y)
+{
+    const long n = ms->n, half = sc->nfft / 2, npad = n + sc->nfft;
+    float *pad = ms->pad;
+    for (long i = 0; i < half; i++) pad[i] = y[reflect_index(i, half, n)];
+    memcpy(pad + half, y, sizeof(float) * (size_t)n);
+    for (long i = half + n; i < npad; i++) pad[i] = y[reflect_index(i, half, n)];
+    for (int t = 0; t < sc->frames; t++) {
+        const float *src = pad + (size_t)t * sc->hop;
+        float *dst = ms->frames_buf + (size_t)t * sc->nfft;
+        for (int i = 0; i < sc->nfft; i++) dst[i] = sc->window[i] * src[i];
+    }
+    fftwf_execute_dft_r2c(sc->forward_plan, ms->frames_buf, ms->spec);
+}
+
+void adv_msloss_set_reference(adv_msloss *ms, const float *x)
+{
+    for (int s = 0; s < ms->n_scales; s++) {
+        ms_scale *sc = &ms->scale[s];
+        stft(ms, sc, x);
+        const size_t tk = (size_t)sc->frames * sc->bins;
+        for (size_t i = 0; i < tk; i++) {
+            float re = ms->spec[i][0], im = ms->spec[i][1];
+            float a = sqrtf(re * re + im * im);
+            sc->ref_mag[i] = a;
+            sc->ref_log[i] = logf(a + ADV_MSLOSS_EPS);
+        }
+    }
+}
+
+static inline float signf(float v) { return v > 0 ? 1.0f : (v < 0 ? -1.0f : 0.0f); }
+
+double adv_msloss_eval(adv_msloss *ms, const float *y, float *grad)
+{
+    const long n = ms->n;
+    double total = 0;
+    if (grad) memset(grad, 0, sizeof(float) * (size_t)n);
+    for (int s = 0; s < ms->n_scales; s++) {
+        const ms_scale *sc = &ms->scale[s];
+        stft(ms, sc, y);
+        const int K = sc->bins;
+        const float inv_count = 1.0f / ((float)sc->frames * (float)K);
+        double sum_lin = 0, sum_log = 0;
+        for (int t = 0; t < sc->frames; t++) {
+            fftwf_complex *X = ms->spec + (size_t)t * K;
+            const float *A = sc->ref_mag + (size_t)t * K, *logA = sc->ref_log + (size_t)t * K;
+            for (int k = 0; k < K; k++) {
+                float re = X[k][0], im = X[k][1];
+                float b = sqrtf(re * re + im * im);
+                float d_lin = A[k] - b, d_log = logA[k] - logf(b + ADV_MSLOSS_EPS);
+                sum_lin += fabsf(d_lin);
+                sum_log += fabsf(d_log);
+                if (!grad) continue;
+                float gb = -(signf(d_lin) + signf(d_log) / (b + ADV_MSLOSS_EPS)) * inv_count;
+                float scale = b > 0 ? gb / b : 0.0f;
+                if (k != 0 && k != K - 1) scale *= 0.5f;
+                X[k][0] = scale * re;
+                X[k][1] = scale * im;
+            }
+        }
+        total += (sum_lin + sum_log) / ((double)sc->frames * K);
+        if (!grad) continue;
+
+        /* transposed DFT (c2r), windowed framing and reflect padding */
+        fftwf_execute_dft_c2r(sc->backward_plan, ms->spec, ms->frames_buf);
+        const long half = sc->nfft / 2, npad = n + sc->nfft;
+        float *gpad = ms->pad;
+        memset(gpad, 0, sizeof(float) * (size_t)npad);
+        for (int t = 0; t < sc->frames; t++) {
+            const float *gf = ms->frames_buf + (size_t)t * sc->nfft;
+            float *dst = gpad + (size_t)t * sc->hop;
+            for (int i = 0; i < sc->nfft; i++) dst[i] += sc->window[i] * gf[i];
+        }
+        for (long i = 0; i < n; i++) grad[i] += gpad[half + i];
+        for (long i = 0; i < half; i++) grad[reflect_index(i, half, n)] += gpad[i];
+        for (long i = half + n; i < npad; i++) grad[reflect_index(i, half, n)] += gpad[i];
+    }
+    return total;
+}
