@@ -101,3 +101,112 @@ int adv_eval_write_confusion_png(const adv_eval *ev, const adv_model *m, const c
     }
     return 0;
 }
+
+/* Reads the per-epoch CSV written by training: columns epoch, train loss, train accuracy,
+ * valid loss, valid accuracy, seconds. Returns the number of rows (at most max). */
+static int read_training_log(const char *path, double rows[][5], int max)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[512];
+    int n = 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        double e, tl, ta, vl, va;
+        if (sscanf(line, "%lf,%lf,%lf,%lf,%lf", &e, &tl, &ta, &vl, &va) == 5) {
+            rows[n][0] = e; rows[n][1] = tl; rows[n][2] = ta; rows[n][3] = vl; rows[n][4] = va;
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* Draws one series into the plot rectangle (x0, y0, w, h) scaled to [0, xmax] x [0, ymax]. */
+static void plot_series(cairo_t *cr, double rows[][5], int n, int col, double xmax, double ymax,
+                        double x0, double y0, double w, double h)
+{
+    for (int i = 0; i < n; i++) {
+        double v = rows[i][col];
+        if (v > ymax) v = ymax;
+        double x = x0 + w * rows[i][0] / xmax, y = y0 + h - h * v / ymax;
+        if (i == 0) cairo_move_to(cr, x, y);
+        else cairo_line_to(cr, x, y);
+    }
+    cairo_stroke(cr);
+}
+
+int adv_plot_training_log(const char *csv_path, const char *title, const char *png_path)
+{
+    static double rows[100000][5];
+    int n = read_training_log(csv_path, rows, 100000);
+    if (n <= 0) return adv_fail("%s: no training log rows to plot", csv_path);
+    double xmax = rows[n - 1][0], lmax = 0;
+    for (int i = 0; i < n; i++) {
+        if (rows[i][1] > lmax) lmax = rows[i][1];
+        if (rows[i][3] > lmax) lmax = rows[i][3];
+    }
+    lmax = lmax > 0 ? lmax * 1.05 : 1;
+    const int W = 900, H = 440, left = 60, right = 60, top = 70, bottom = 50;
+    const double pw = W - left - right, ph = H - top - bottom;
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 15);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_move_to(cr, left, 28);
+    cairo_show_text(cr, title ? title : "training");
+    cairo_set_line_width(cr, 1);
+    cairo_set_source_rgb(cr, 0.85, 0.85, 0.85);
+    for (int i = 0; i <= 10; i++) {
+        cairo_move_to(cr, left, top + ph * i / 10);
+        cairo_line_to(cr, left + pw, top + ph * i / 10);
+    }
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_rectangle(cr, left, top, pw, ph);
+    cairo_stroke(cr);
+    cairo_set_font_size(cr, 11);
+    char label[64];
+    for (int i = 0; i <= 5; i++) {
+        snprintf(label, sizeof label, "%.2f", lmax * i / 5);
+        cairo_move_to(cr, 8, top + ph - ph * i / 5 + 4);
+        cairo_show_text(cr, label);
+        snprintf(label, sizeof label, "%.1f", (double)i / 5);
+        cairo_move_to(cr, left + pw + 8, top + ph - ph * i / 5 + 4);
+        cairo_show_text(cr, label);
+        snprintf(label, sizeof label, "%.0f", xmax * i / 5);
+        cairo_move_to(cr, left + pw * i / 5 - 8, top + ph + 18);
+        cairo_show_text(cr, label);
+    }
+    cairo_move_to(cr, left + pw / 2 - 20, H - 10);
+    cairo_show_text(cr, "epoch");
+    struct { int col; double r, g, b; int dashed; const char *name; int is_acc; } series[] = {
+        {1, 0.2, 0.4, 0.8, 0, "train loss (left)", 0}, {3, 0.8, 0.3, 0.2, 0, "valid loss (left)", 0},
+        {2, 0.2, 0.4, 0.8, 1, "train accuracy (right)", 1}, {4, 0.8, 0.3, 0.2, 1, "valid accuracy (right)", 1}};
+    for (int k = 0; k < 4; k++) {
+        double dash[1] = {5};
+        cairo_set_source_rgb(cr, series[k].r, series[k].g, series[k].b);
+        cairo_set_line_width(cr, 1.6);
+        cairo_set_dash(cr, dash, series[k].dashed ? 1 : 0, 0);
+        plot_series(cr, rows, n, series[k].col, xmax, series[k].is_acc ? 1.0 : lmax, left, top, pw, ph);
+        cairo_move_to(cr, left + 10 + 200 * k, top - 16);
+        cairo_line_to(cr, left + 40 + 200 * k, top - 16);
+        cairo_stroke(cr);
+        cairo_set_dash(cr, dash, 0, 0);
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        cairo_move_to(cr, left + 45 + 200 * k, top - 12);
+        cairo_show_text(cr, series[k].name);
+    }
+    cairo_destroy(cr);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d.png", png_path, (int)getpid());
+    cairo_status_t st = cairo_surface_write_to_png(s, tmp);
+    cairo_surface_destroy(s);
+    if (st != CAIRO_STATUS_SUCCESS || rename(tmp, png_path) != 0) {
+        remove(tmp);
+        return adv_fail("%s: cannot write the PNG: %s", png_path, cairo_status_to_string(st));
+    }
+    return 0;
+}

@@ -82,4 +82,6 @@ void adv_eval_confusion_normalised(const adv_eval *ev, double out[ADV_N_CLASSES]
 /* Writes the normalised matrix as CSV / as a PNG picture (cairo), atomically. */
 int adv_eval_write_confusion_csv(const adv_eval *ev, const adv_model *m, const char *path);
 int adv_eval_write_confusion_png(const adv_eval *ev, const adv_model *m, const char *title, const char *path);
+/* Plots a training log CSV (losses and accuracies per epoch) as a PNG, atomically. */
+int adv_plot_training_log(const char *csv_path, const char *title, const char *png_path);
 #endif

@@ -30,7 +30,8 @@ static void help(void)
            "      --checkpoint FILE   checkpoint written after every epoch and on Ctrl-C\n"
            "                          (default OUT with .ckpt.safetensors)\n"
            "      --resume FILE       continue from a checkpoint (same --seed and --batch)\n"
-           "      --log FILE          per-epoch CSV (default OUT with .log.csv)\n"
+           "      --log FILE          per-epoch CSV (default OUT with .log.csv); its plot is\n"
+           "                          written beside OUT as .curve.png\n"
            "  -f, --force             overwrite OUT\n"
            "  -h, --help              this help\n\n"
            "Ctrl-C stops after the current batch and writes a checkpoint; --resume continues exactly.\n"
@@ -127,6 +128,10 @@ int cmd_train(int argc, char **argv)
     } else if (adv_model_save(m, out) != 0) {
         code = cli_error("train", ADV_EXIT_OUTPUT, "%s", adv_error());
     } else {
+        char *curve = derived_path(out, ".curve.png");
+        if (adv_plot_training_log(o.log_path, out, curve) != 0)
+            fprintf(stderr, "advinst train: warning: %s\n", adv_error());
+        free(curve);
         fprintf(stderr, "advinst train: wrote %s (validation accuracy %s)\n", out,
                 adv_model_get_meta(m, "training.valid_accuracy") ? adv_model_get_meta(m, "training.valid_accuracy") : "n/a");
     }
