@@ -273,6 +273,17 @@ void adv_bn_backward(adv_bn *bn, int n, int hw, const float *x, const float *gy,
     for (int c = 0; c < C; c++) {
         const float mean = training ? bn->save_mean[c] : bn->running_mean[c];
         const float invstd = training ? bn->save_invstd[c] : (float)(1.0 / sqrt(bn->running_var[c] + BN_EPS));
+        if (!training && !want_param_grads) {
+            /* evaluation mode, input gradient only: a per-channel scale */
+            if (!gx) continue;
+            const float g = bn->gamma[c] * invstd;
+            for (int i = 0; i < n; i++) {
+                const float *gc = gy + ((size_t)i * C + c) * hw;
+                float *dc = gx + ((size_t)i * C + c) * hw;
+                for (int p = 0; p < hw; p++) dc[p] = g * gc[p];
+            }
+            continue;
+        }
         double sum_gy = 0, sum_gy_xhat = 0;
         for (int i = 0; i < n; i++) {
             const float *xc = x + ((size_t)i * C + c) * hw;
