@@ -21,6 +21,8 @@ static const command commands[] = {
     {"dataset", cmd_dataset, "render the 12-class data set, or import FSDKaggle2019"},
     {"train", cmd_train, "train the paper's network on a data set"},
     {"evaluate", cmd_evaluate, "accuracy and confusion matrix of a model on a data set"},
+    {"experiment", cmd_experiment, "reproduce the paper's Table 1: attack a data set split, statistics, report"},
+    {"live", cmd_live, "classify a JACK stream and perturb it toward a target class (OSC-controlled)"},
     {"render", cmd_render, "write adversarial versions of audio files (FGSM, PGDn, C&W, MS-C&W)"},
 };
 

@@ -1,0 +1,86 @@
+/* OSC control of `advinst live` (liblo, UDP), namespace /advinst. The only place that knows the
+ * addresses; docs/live.md describes them.
+ *
+ * In:  /advinst/target s|i   class name or index, "none" (no attack) or "random"
+ *      /advinst/method s     cw, mscw, off
+ *      /advinst/step f       Adam step (lr), (0, 1]
+ *      /advinst/alpha f      cross-entropy weight, [0, 1e6]
+ *      /advinst/eps f        L-inf bound, (0, 1]
+ *      /advinst/iterations i 1 .. 1000000
+ *      /advinst/confidence f target probability needed for success, [0, 1] (0: off)
+ *      /advinst/preset s     a preset name (presets/NAME.ini)
+ *      /advinst/bypass i     0 or 1
+ *      /advinst/subscribe [s host, i port]   no arguments: the sender
+ *      /advinst/ping
+ * Out (to subscribers; replies also to the sender):
+ *      /advinst/prediction s stream ("in"|"out"), s class, f confidence
+ *      /advinst/probs s stream, 12 f in class order
+ *      /advinst/attack i clip, s status, f snr_db, i iterations, s prediction-after
+ *      /advinst/state s target, s method, f step, f alpha, f eps, i iterations, i bypass, s preset,
+ *                     i version, f latency_seconds, f confidence
+ *      /advinst/pong
+ *      /advinst/error s message
+ * A message of a wrong type or value is answered with /advinst/error and changes nothing. */
+#ifndef ADVINST_OSC_H
+#define ADVINST_OSC_H
+#include "advinst/live.h"
+#include <lo/lo.h>
+#include <stdio.h>
+
+typedef struct {
+    const char *path;
+    const char *types;       /* as accepted or sent ("s|i": either; "[si]": optional) */
+    int incoming;            /* 1: we receive it, 0: we send it */
+    const char *summary;
+} adv_osc_address;
+
+/* Every address (incoming first); *count receives how many. */
+const adv_osc_address *adv_osc_addresses(int *count);
+/* One line per address: "in /advinst/target s|i ..." (for `advinst live --list-osc`). */
+void adv_osc_print_addresses(FILE *out);
+
+typedef enum {
+    ADV_OSC_IGNORED = 0,     /* not in /advinst: left alone */
+    ADV_OSC_CHANGED,         /* *next holds the new settings to publish */
+    ADV_OSC_ERROR,           /* reply->error says why; nothing changes */
+    ADV_OSC_PING,            /* answer /advinst/pong */
+    ADV_OSC_SUBSCRIBE        /* reply->host / reply->port ("" / 0: the sender) */
+} adv_osc_action;
+
+typedef struct {
+    char error[256];
+    char host[128];
+    int port;
+} adv_osc_reply;
+
+/* The whole message -> state logic, pure (no sockets; /advinst/preset reads the preset file):
+ * *next = *cur, then changed as the message says when the action is ADV_OSC_CHANGED. types has
+ * one character per argument in argv (NULL or "" for none). m gives the class names. */
+adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, const char *path, const char *types,
+                              lo_arg **argv, adv_live_settings *next, adv_osc_reply *reply);
+/* Same from a raw OSC message (as received in a UDP datagram); malformed data is an error. */
+adv_osc_action adv_osc_handle_packet(const adv_model *m, const adv_live_settings *cur, const void *data, size_t size,
+                                     adv_live_settings *next, adv_osc_reply *reply);
+
+/* ---- the server (one thread: the caller of adv_osc_poll) ---- */
+typedef struct adv_osc adv_osc;
+
+/* Listens on UDP `port` (NULL or "0": any free port). The engine may be NULL (set later). */
+adv_osc *adv_osc_open(const char *port, const adv_model *m, const adv_live_settings *initial);
+void adv_osc_close(adv_osc *o);
+int adv_osc_port(const adv_osc *o);
+/* Publishes the current settings to this engine from now on (also after a reconnect). */
+void adv_osc_set_engine(adv_osc *o, adv_live *engine);
+/* Adds a feedback target and sends it the state. */
+int adv_osc_subscribe(adv_osc *o, const char *host, const char *port);
+/* Handles the messages arriving within timeout_ms; returns how many changed the settings. */
+int adv_osc_poll(adv_osc *o, int timeout_ms);
+/* The settings as last published. */
+const adv_live_settings *adv_osc_settings(const adv_osc *o);
+/* Replaces the settings (e.g. from the command line) and publishes them. */
+void adv_osc_set_settings(adv_osc *o, const adv_live_settings *s);
+/* Sends an engine event to the subscribers (prediction + probs, or attack). */
+void adv_osc_send_event(adv_osc *o, const adv_live_event *ev);
+void adv_osc_send_state(adv_osc *o);
+void adv_osc_send_error(adv_osc *o, const char *message);
+#endif

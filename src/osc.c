@@ -1,0 +1,387 @@
+/* OSC control and feedback of `advinst live` (see include/advinst/osc.h). */
+#include "advinst/osc.h"
+#include "advinst/error.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NS "/advinst/"
+#define MAX_SUBSCRIBERS 16
+
+static const adv_osc_address addresses[] = {
+    {"/advinst/target", "s|i", 1, "class name or index 0..11, \"none\" or \"random\""},
+    {"/advinst/method", "s", 1, "cw, mscw or off"},
+    {"/advinst/step", "f", 1, "Adam step (lr) in (0, 1]"},
+    {"/advinst/alpha", "f", 1, "cross-entropy weight in [0, 1e6]"},
+    {"/advinst/eps", "f", 1, "L-inf bound in (0, 1]"},
+    {"/advinst/iterations", "i", 1, "iterations per clip, 1..1000000"},
+    {"/advinst/confidence", "f", 1, "target probability needed for success, [0, 1] (0: off)"},
+    {"/advinst/preset", "s", 1, "load presets/NAME.ini"},
+    {"/advinst/bypass", "i", 1, "1: output = delayed input, 0: attack"},
+    {"/advinst/subscribe", "[si]", 1, "send feedback to host:port (no arguments: to the sender)"},
+    {"/advinst/ping", "", 1, "answered with /advinst/pong"},
+    {"/advinst/prediction", "ssf", 0, "stream (in|out), class, confidence"},
+    {"/advinst/probs", "sffffffffffff", 0, "stream, 12 probabilities in class order"},
+    {"/advinst/attack", "isfis", 0, "clip, status (ok|failed|miss|already|silent|error), snr_db, iterations, prediction after"},
+    {"/advinst/state", "ssfffiisiff", 0, "target, method, step, alpha, eps, iterations, bypass, preset, version, latency_seconds, confidence"},
+    {"/advinst/pong", "", 0, "answer to /advinst/ping"},
+    {"/advinst/error", "s", 0, "why a message was refused"},
+};
+
+const adv_osc_address *adv_osc_addresses(int *count)
+{
+    *count = (int)(sizeof addresses / sizeof addresses[0]);
+    return addresses;
+}
+
+void adv_osc_print_addresses(FILE *out)
+{
+    int n;
+    const adv_osc_address *a = adv_osc_addresses(&n);
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%-3s %-20s %-14s %s\n", a[i].incoming ? "in" : "out", a[i].path, a[i].types[0] ? a[i].types : "-",
+                a[i].summary);
+}
+
+/* ---- message -> settings (pure) ---- */
+
+static adv_osc_action refuse(adv_osc_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static adv_osc_action refuse(adv_osc_reply *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->error, sizeof r->error, fmt, ap);
+    va_end(ap);
+    return ADV_OSC_ERROR;
+}
+
+static int types_are(const char *types, const char *want) { return !strcmp(types, want); }
+
+/* One float argument within [lo, hi] (lo excluded if open_lo). */
+static adv_osc_action take_float(const char *path, const char *types, lo_arg **argv, double lo, double hi, int open_lo,
+                                 float *dst, adv_osc_reply *r)
+{
+    if (!types_are(types, "f")) return refuse(r, "%s takes one float (got \"%s\")", path, types);
+    float v = argv[0]->f;
+    if (!isfinite(v) || v > hi || (open_lo ? v <= lo : v < lo))
+        return refuse(r, "%s: %g is out of range %s%g, %g]", path, (double)v, open_lo ? "(" : "[", lo, hi);
+    *dst = v;
+    return ADV_OSC_CHANGED;
+}
+
+adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, const char *path, const char *types,
+                              lo_arg **argv, adv_live_settings *next, adv_osc_reply *r)
+{
+    *next = *cur;
+    memset(r, 0, sizeof *r);
+    if (!path || strncmp(path, NS, strlen(NS))) return ADV_OSC_IGNORED;
+    if (!types) types = "";
+    const char *a = path + strlen(NS);
+    if (!strcmp(a, "target")) {
+        int k;
+        if (types_are(types, "s")) {
+            const char *name = &argv[0]->s;
+            if (!strcasecmp(name, "none")) k = ADV_LIVE_TARGET_NONE;
+            else if (!strcasecmp(name, "random")) k = ADV_LIVE_TARGET_RANDOM;
+            else if ((k = adv_model_class_index(m, name)) < 0)
+                return refuse(r, "%s: unknown class \"%.64s\" (a class name, 0..%d, none or random)", path, name,
+                              ADV_N_CLASSES - 1);
+        } else if (types_are(types, "i")) {
+            k = argv[0]->i;
+            if (k < 0 || k >= ADV_N_CLASSES) return refuse(r, "%s: class index %d is not in 0..%d", path, k, ADV_N_CLASSES - 1);
+        } else {
+            return refuse(r, "%s takes one string or int (got \"%s\")", path, types);
+        }
+        next->target = k;
+        return ADV_OSC_CHANGED;
+    }
+    if (!strcmp(a, "method")) {
+        if (!types_are(types, "s")) return refuse(r, "%s takes one string (got \"%s\")", path, types);
+        int k = adv_live_method_parse(&argv[0]->s);
+        if (k < 0) return refuse(r, "%s: unknown method \"%.32s\" (cw, mscw or off)", path, &argv[0]->s);
+        next->method = (adv_live_method)k;
+        return ADV_OSC_CHANGED;
+    }
+    if (!strcmp(a, "step")) return take_float(path, types, argv, 0, 1, 1, &next->lr, r);
+    if (!strcmp(a, "alpha")) return take_float(path, types, argv, 0, 1e6, 0, &next->alpha, r);
+    if (!strcmp(a, "eps")) return take_float(path, types, argv, 0, 1, 1, &next->eps, r);
+    if (!strcmp(a, "confidence")) return take_float(path, types, argv, 0, 1, 0, &next->confidence, r);
+    if (!strcmp(a, "iterations")) {
+        if (!types_are(types, "i")) return refuse(r, "%s takes one int (got \"%s\")", path, types);
+        if (argv[0]->i < 1 || argv[0]->i > 1000000)
+            return refuse(r, "%s: %d is not in 1..1000000", path, argv[0]->i);
+        next->max_iter = argv[0]->i;
+        return ADV_OSC_CHANGED;
+    }
+    if (!strcmp(a, "bypass")) {
+        if (!types_are(types, "i")) return refuse(r, "%s takes one int (got \"%s\")", path, types);
+        if (argv[0]->i != 0 && argv[0]->i != 1) return refuse(r, "%s: %d is not 0 or 1", path, argv[0]->i);
+        next->bypass = argv[0]->i;
+        return ADV_OSC_CHANGED;
+    }
+    if (!strcmp(a, "preset")) {
+        if (!types_are(types, "s")) return refuse(r, "%s takes one string (got \"%s\")", path, types);
+        const char *name = &argv[0]->s;
+        if (!*name || strchr(name, '/') || strlen(name) >= ADV_PRESET_NAME_MAX || !strcmp(name, ".."))
+            return refuse(r, "%s: \"%.64s\" is not a preset name", path, name);
+        if (adv_live_settings_apply_preset(next, m, name) != 0) {
+            *next = *cur;
+            return refuse(r, "%s: %s", path, adv_error());
+        }
+        return ADV_OSC_CHANGED;
+    }
+    if (!strcmp(a, "subscribe")) {
+        if (types_are(types, "")) return ADV_OSC_SUBSCRIBE;
+        if (!types_are(types, "si")) return refuse(r, "%s takes no arguments or a host and a port (got \"%s\")", path, types);
+        const char *host = &argv[0]->s;
+        int port = argv[1]->i;
+        if (!*host || strlen(host) >= sizeof r->host) return refuse(r, "%s: invalid host", path);
+        if (port < 1 || port > 65535) return refuse(r, "%s: port %d is not in 1..65535", path, port);
+        snprintf(r->host, sizeof r->host, "%s", host);
+        r->port = port;
+        return ADV_OSC_SUBSCRIBE;
+    }
+    if (!strcmp(a, "ping")) {
+        if (!types_are(types, "")) return refuse(r, "%s takes no arguments (got \"%s\")", path, types);
+        return ADV_OSC_PING;
+    }
+    return refuse(r, "unknown address %.128s", path);
+}
+
+adv_osc_action adv_osc_handle_packet(const adv_model *m, const adv_live_settings *cur, const void *data, size_t size,
+                                     adv_live_settings *next, adv_osc_reply *r)
+{
+    *next = *cur;
+    memset(r, 0, sizeof *r);
+    if (!data || size < 4 || size > 65536 || size % 4) return refuse(r, "malformed OSC message");
+    void *copy = malloc(size);
+    if (!copy) return refuse(r, "out of memory");
+    memcpy(copy, data, size);
+    int result = 0;
+    lo_message msg = lo_message_deserialise(copy, size, &result);
+    adv_osc_action act;
+    if (!msg) {
+        act = refuse(r, "malformed OSC message");
+    } else {
+        const char *path = lo_get_path(copy, (ssize_t)size);
+        act = path ? adv_osc_handle(m, cur, path, lo_message_get_types(msg), lo_message_get_argv(msg), next, r)
+                   : refuse(r, "malformed OSC message");
+        lo_message_free(msg);
+    }
+    free(copy);
+    return act;
+}
+
+/* ---- the server ---- */
+
+struct adv_osc {
+    lo_server server;
+    const adv_model *model;
+    adv_live *engine;
+    adv_live_settings settings;
+    lo_address subs[MAX_SUBSCRIBERS];
+    int n_subs;
+};
+
+static void lo_error(int num, const char *msg, const char *where)
+{
+    fprintf(stderr, "advinst live: OSC error %d: %s%s%s\n", num, msg ? msg : "", where ? " at " : "", where ? where : "");
+}
+
+int adv_osc_port(const adv_osc *o) { return lo_server_get_port(o->server); }
+const adv_live_settings *adv_osc_settings(const adv_osc *o) { return &o->settings; }
+
+static void publish(adv_osc *o)
+{
+    if (o->engine) o->settings.version = adv_live_publish(o->engine, &o->settings);
+}
+
+void adv_osc_set_engine(adv_osc *o, adv_live *engine)
+{
+    o->engine = engine;
+    publish(o);
+}
+
+void adv_osc_set_settings(adv_osc *o, const adv_live_settings *s)
+{
+    o->settings = *s;
+    publish(o);
+    adv_osc_send_state(o);
+}
+
+/* Sends to every subscriber, and to `also` unless it is one of them. */
+static void send_all(adv_osc *o, lo_address also, const char *path, lo_message msg)
+{
+    int also_done = 0;
+    for (int i = 0; i < o->n_subs; i++) {
+        lo_send_message_from(o->subs[i], o->server, path, msg);
+        if (also && !strcmp(lo_address_get_hostname(also), lo_address_get_hostname(o->subs[i])) &&
+            !strcmp(lo_address_get_port(also), lo_address_get_port(o->subs[i])))
+            also_done = 1;
+    }
+    if (also && !also_done) lo_send_message_from(also, o->server, path, msg);
+}
+
+static lo_message state_message(const adv_osc *o)
+{
+    const adv_live_settings *s = &o->settings;
+    lo_message m = lo_message_new();
+    lo_message_add_string(m, adv_live_target_name(o->model, s->target));
+    lo_message_add_string(m, adv_live_method_name(s->method));
+    lo_message_add_float(m, s->lr);
+    lo_message_add_float(m, s->alpha);
+    lo_message_add_float(m, s->eps);
+    lo_message_add_int32(m, (int32_t)s->max_iter);
+    lo_message_add_int32(m, s->bypass);
+    lo_message_add_string(m, s->preset);
+    lo_message_add_int32(m, (int32_t)s->version);
+    double latency = 0;
+    if (o->engine) latency = (double)adv_live_latency(o->engine) / adv_live_get_config(o->engine)->rate;
+    lo_message_add_float(m, (float)latency);
+    lo_message_add_float(m, s->confidence);
+    return m;
+}
+
+static void send_state_to(adv_osc *o, lo_address also)
+{
+    lo_message m = state_message(o);
+    send_all(o, also, "/advinst/state", m);
+    lo_message_free(m);
+}
+
+void adv_osc_send_state(adv_osc *o) { send_state_to(o, NULL); }
+
+static void send_error_to(adv_osc *o, lo_address also, const char *text)
+{
+    lo_message m = lo_message_new();
+    lo_message_add_string(m, text);
+    send_all(o, also, "/advinst/error", m);
+    lo_message_free(m);
+}
+
+void adv_osc_send_error(adv_osc *o, const char *text) { send_error_to(o, NULL, text); }
+
+int adv_osc_subscribe(adv_osc *o, const char *host, const char *port)
+{
+    for (int i = 0; i < o->n_subs; i++)
+        if (!strcmp(lo_address_get_hostname(o->subs[i]), host) && !strcmp(lo_address_get_port(o->subs[i]), port)) {
+            send_state_to(o, o->subs[i]);
+            return 0;
+        }
+    if (o->n_subs == MAX_SUBSCRIBERS) return adv_fail("too many OSC subscribers (%d)", MAX_SUBSCRIBERS);
+    lo_address a = lo_address_new(host, port);
+    if (!a) return adv_fail("invalid OSC address %s:%s", host, port);
+    o->subs[o->n_subs++] = a;
+    lo_message m = state_message(o);
+    lo_send_message_from(a, o->server, "/advinst/state", m);
+    lo_message_free(m);
+    return 0;
+}
+
+/* Every message arrives here: the pure function decides, this applies and answers. */
+static int on_message(const char *path, const char *types, lo_arg **argv, int argc, lo_message msg, void *user)
+{
+    (void)argc;
+    adv_osc *o = user;
+    lo_address src = lo_message_get_source(msg);
+    adv_live_settings next;
+    adv_osc_reply r;
+    switch (adv_osc_handle(o->model, &o->settings, path, types, argv, &next, &r)) {
+    case ADV_OSC_IGNORED: return 1;
+    case ADV_OSC_CHANGED:
+        o->settings = next;
+        publish(o);
+        send_state_to(o, src);
+        return 0;
+    case ADV_OSC_ERROR: send_error_to(o, src, r.error); return 0;
+    case ADV_OSC_PING: {
+        lo_message m = lo_message_new();
+        send_all(o, src, "/advinst/pong", m);
+        lo_message_free(m);
+        return 0;
+    }
+    case ADV_OSC_SUBSCRIBE: {
+        char port[16];
+        const char *host = r.port ? r.host : lo_address_get_hostname(src);
+        if (r.port) snprintf(port, sizeof port, "%d", r.port);
+        else snprintf(port, sizeof port, "%s", lo_address_get_port(src));
+        if (adv_osc_subscribe(o, host, port) != 0) send_error_to(o, src, adv_error());
+        return 0;
+    }
+    }
+    return 0;
+}
+
+adv_osc *adv_osc_open(const char *port, const adv_model *m, const adv_live_settings *initial)
+{
+    adv_osc *o = calloc(1, sizeof *o);
+    if (!o) { adv_fail("out of memory"); return NULL; }
+    o->model = m;
+    if (initial) o->settings = *initial;
+    else adv_live_settings_default(&o->settings);
+    o->server = lo_server_new(port && strcmp(port, "0") ? port : NULL, lo_error);
+    if (!o->server) {
+        free(o);
+        adv_fail("cannot listen for OSC on UDP port %s (in use?)", port ? port : "(any)");
+        return NULL;
+    }
+    lo_server_add_method(o->server, NULL, NULL, on_message, o);
+    return o;
+}
+
+void adv_osc_close(adv_osc *o)
+{
+    if (!o) return;
+    for (int i = 0; i < o->n_subs; i++) lo_address_free(o->subs[i]);
+    lo_server_free(o->server);
+    free(o);
+}
+
+int adv_osc_poll(adv_osc *o, int timeout_ms)
+{
+    uint64_t before = o->settings.version;
+    int changes = 0;
+    /* everything already queued, then wait at most timeout_ms for more */
+    while (lo_server_recv_noblock(o->server, 0) > 0)
+        if (o->settings.version != before) { changes++; before = o->settings.version; }
+    if (timeout_ms > 0 && lo_server_recv_noblock(o->server, timeout_ms) > 0) {
+        if (o->settings.version != before) changes++;
+        before = o->settings.version;
+        while (lo_server_recv_noblock(o->server, 0) > 0)
+            if (o->settings.version != before) { changes++; before = o->settings.version; }
+    }
+    return changes;
+}
+
+void adv_osc_send_event(adv_osc *o, const adv_live_event *ev)
+{
+    if (o->n_subs == 0) return;
+    if (ev->type == ADV_LIVE_EV_PROBS) {
+        const char *stream = ev->stream ? "out" : "in";
+        int best = 0;
+        for (int k = 1; k < ADV_N_CLASSES; k++) if (ev->probs[k] > ev->probs[best]) best = k;
+        lo_message m = lo_message_new();
+        lo_message_add_string(m, stream);
+        lo_message_add_string(m, o->model->classes[best]);
+        lo_message_add_float(m, ev->probs[best]);
+        send_all(o, NULL, "/advinst/prediction", m);
+        lo_message_free(m);
+        m = lo_message_new();
+        lo_message_add_string(m, stream);
+        for (int k = 0; k < ADV_N_CLASSES; k++) lo_message_add_float(m, ev->probs[k]);
+        send_all(o, NULL, "/advinst/probs", m);
+        lo_message_free(m);
+        return;
+    }
+    lo_message m = lo_message_new();
+    lo_message_add_int32(m, (int32_t)ev->clip);
+    lo_message_add_string(m, adv_live_clip_status_name(ev->status));
+    lo_message_add_float(m, ev->snr_db);
+    lo_message_add_int32(m, (int32_t)ev->iterations);
+    lo_message_add_string(m, o->model->classes[ev->after_class]);
+    send_all(o, NULL, "/advinst/attack", m);
+    lo_message_free(m);
+    if (ev->status == ADV_LIVE_CLIP_ERROR && ev->message[0]) send_error_to(o, NULL, ev->message);
+}
