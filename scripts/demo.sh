@@ -19,9 +19,12 @@ export JACK_NO_START_SERVER=1 JACK_NO_AUDIO_RESERVATION=1
 
 ADV=${ADVINST:-}
 if [ -z "$ADV" ]; then
-  for b in "$ROOT/build/advinst" "$ROOT/build-live/advinst"; do [ -x "$b" ] && ADV=$b && break; done
+  # set up: dependencies and the build (quick when already done)
+  "$ROOT/scripts/install-deps.sh"
+  cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$ROOT/build" -j"$(nproc)" --target advinst >/dev/null
+  ADV=$ROOT/build/advinst
 fi
-[ -n "$ADV" ] || { echo "demo: build advinst first (cmake -S . -B build && cmake --build build)" >&2; exit 2; }
 "$ADV" live --help >/dev/null 2>&1 || { echo "demo: $ADV has no 'live' command" >&2; exit 2; }
 for tool in jackd oscsend oscdump jack_lsp; do
   command -v "$tool" >/dev/null || { echo "demo: $tool is missing (scripts/install-deps.sh installs it)" >&2; exit 2; }

@@ -49,7 +49,14 @@ static void sleep_s(double s)
 static void cleanup(void)
 {
     if (live_pid > 0) { kill(live_pid, SIGKILL); waitpid(live_pid, NULL, 0); live_pid = -1; }
-    if (jackd_pid > 0) { kill(jackd_pid, SIGKILL); waitpid(jackd_pid, NULL, 0); jackd_pid = -1; }
+    if (jackd_pid > 0) {
+        /* SIGTERM lets jackd remove its shared memory; SIGKILL only if it does not stop */
+        kill(jackd_pid, SIGTERM);
+        int st;
+        for (int i = 0; i < 50 && waitpid(jackd_pid, &st, WNOHANG) == 0; i++) sleep_s(0.1);
+        if (waitpid(jackd_pid, &st, WNOHANG) == 0) { kill(jackd_pid, SIGKILL); waitpid(jackd_pid, NULL, 0); }
+        jackd_pid = -1;
+    }
 }
 
 static pid_t spawn(char *const argv[], const char *log)
@@ -157,7 +164,9 @@ int main(void)
     const double t_start = now();
     const char *dir = tu_scratch_dir("test_live_jack");
     const char *bin = getenv("ADVINST_LIVE_BINARY") ? getenv("ADVINST_LIVE_BINARY") : ADVINST_BINARY;
-    snprintf(server, sizeof server, "advinst-test-%ld", (long)getpid());
+    /* one fixed name: JACK reclaims the shared-memory registry slot of a dead server of the same
+     * name, while a new name per run would fill the registry (8 servers) after killed servers */
+    snprintf(server, sizeof server, "advinst-test");
     setenv("JACK_NO_START_SERVER", "1", 1);
     setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
     atexit(cleanup);
