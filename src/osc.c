@@ -10,6 +10,12 @@
 #define NS "/advinst/"
 #define MAX_SUBSCRIBERS 16
 
+/* liblo's arguments point into the datagram, which is only 4-byte aligned, while union lo_arg
+ * has 8-byte members: read them through memcpy (no misaligned access). */
+static int32_t arg_i(lo_arg *a) { int32_t v; memcpy(&v, (const void *)a, sizeof v); return v; }
+static float arg_f(lo_arg *a) { float v; memcpy(&v, (const void *)a, sizeof v); return v; }
+static const char *arg_s(lo_arg *a) { return (const char *)(const void *)a; }
+
 static const adv_osc_address addresses[] = {
     {"/advinst/target", "s|i", 1, "class name or index 0..11, \"none\" or \"random\""},
     {"/advinst/method", "s", 1, "cw, mscw or off"},
@@ -64,7 +70,7 @@ static adv_osc_action take_float(const char *path, const char *types, lo_arg **a
                                  float *dst, adv_osc_reply *r)
 {
     if (!types_are(types, "f")) return refuse(r, "%s takes one float (got \"%s\")", path, types);
-    float v = argv[0]->f;
+    float v = arg_f(argv[0]);
     if (!isfinite(v) || v > hi || (open_lo ? v <= lo : v < lo))
         return refuse(r, "%s: %g is out of range %s%g, %g]", path, (double)v, open_lo ? "(" : "[", lo, hi);
     *dst = v;
@@ -82,14 +88,14 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
     if (!strcmp(a, "target")) {
         int k;
         if (types_are(types, "s")) {
-            const char *name = &argv[0]->s;
+            const char *name = arg_s(argv[0]);
             if (!strcasecmp(name, "none")) k = ADV_LIVE_TARGET_NONE;
             else if (!strcasecmp(name, "random")) k = ADV_LIVE_TARGET_RANDOM;
             else if ((k = adv_model_class_index(m, name)) < 0)
                 return refuse(r, "%s: unknown class \"%.64s\" (a class name, 0..%d, none or random)", path, name,
                               ADV_N_CLASSES - 1);
         } else if (types_are(types, "i")) {
-            k = argv[0]->i;
+            k = arg_i(argv[0]);
             if (k < 0 || k >= ADV_N_CLASSES) return refuse(r, "%s: class index %d is not in 0..%d", path, k, ADV_N_CLASSES - 1);
         } else {
             return refuse(r, "%s takes one string or int (got \"%s\")", path, types);
@@ -99,8 +105,8 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
     }
     if (!strcmp(a, "method")) {
         if (!types_are(types, "s")) return refuse(r, "%s takes one string (got \"%s\")", path, types);
-        int k = adv_live_method_parse(&argv[0]->s);
-        if (k < 0) return refuse(r, "%s: unknown method \"%.32s\" (cw, mscw or off)", path, &argv[0]->s);
+        int k = adv_live_method_parse(arg_s(argv[0]));
+        if (k < 0) return refuse(r, "%s: unknown method \"%.32s\" (cw, mscw or off)", path, arg_s(argv[0]));
         next->method = (adv_live_method)k;
         return ADV_OSC_CHANGED;
     }
@@ -110,20 +116,20 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
     if (!strcmp(a, "confidence")) return take_float(path, types, argv, 0, 1, 0, &next->confidence, r);
     if (!strcmp(a, "iterations")) {
         if (!types_are(types, "i")) return refuse(r, "%s takes one int (got \"%s\")", path, types);
-        if (argv[0]->i < 1 || argv[0]->i > 1000000)
-            return refuse(r, "%s: %d is not in 1..1000000", path, argv[0]->i);
-        next->max_iter = argv[0]->i;
+        if (arg_i(argv[0]) < 1 || arg_i(argv[0]) > 1000000)
+            return refuse(r, "%s: %d is not in 1..1000000", path, arg_i(argv[0]));
+        next->max_iter = arg_i(argv[0]);
         return ADV_OSC_CHANGED;
     }
     if (!strcmp(a, "bypass")) {
         if (!types_are(types, "i")) return refuse(r, "%s takes one int (got \"%s\")", path, types);
-        if (argv[0]->i != 0 && argv[0]->i != 1) return refuse(r, "%s: %d is not 0 or 1", path, argv[0]->i);
-        next->bypass = argv[0]->i;
+        if (arg_i(argv[0]) != 0 && arg_i(argv[0]) != 1) return refuse(r, "%s: %d is not 0 or 1", path, arg_i(argv[0]));
+        next->bypass = arg_i(argv[0]);
         return ADV_OSC_CHANGED;
     }
     if (!strcmp(a, "preset")) {
         if (!types_are(types, "s")) return refuse(r, "%s takes one string (got \"%s\")", path, types);
-        const char *name = &argv[0]->s;
+        const char *name = arg_s(argv[0]);
         if (!*name || strchr(name, '/') || strlen(name) >= ADV_PRESET_NAME_MAX || !strcmp(name, ".."))
             return refuse(r, "%s: \"%.64s\" is not a preset name", path, name);
         if (adv_live_settings_apply_preset(next, m, name) != 0) {
@@ -135,8 +141,8 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
     if (!strcmp(a, "subscribe")) {
         if (types_are(types, "")) return ADV_OSC_SUBSCRIBE;
         if (!types_are(types, "si")) return refuse(r, "%s takes no arguments or a host and a port (got \"%s\")", path, types);
-        const char *host = &argv[0]->s;
-        int port = argv[1]->i;
+        const char *host = arg_s(argv[0]);
+        int port = arg_i(argv[1]);
         if (!*host || strlen(host) >= sizeof r->host) return refuse(r, "%s: invalid host", path);
         if (port < 1 || port > 65535) return refuse(r, "%s: port %d is not in 1..65535", path, port);
         snprintf(r->host, sizeof r->host, "%s", host);
