@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -633,9 +636,17 @@ static void collect(adv_live *e, collector *k, uint64_t t0, const float *x, long
     }
 }
 
+/* Workers yield to the audio threads: without real-time scheduling (common in containers and
+ * with the dummy backend) a busy worker at the same priority delays JACK's cycle into xruns. */
+static void lower_thread_priority(int nice_value)
+{
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice_value);
+}
+
 static void *attack_main(void *arg)
 {
     adv_live *e = arg;
+    lower_thread_priority(19);
     adv_blas_set_threads(e->cfg.attack_threads);
     collector k;
     memset(&k, 0, sizeof k);
@@ -672,6 +683,7 @@ static void classify_window(adv_live *e, int stream, long pos, uint64_t frame)
 static void *classify_main(void *arg)
 {
     adv_live *e = arg;
+    lower_thread_priority(10);
     adv_blas_set_threads(1);
     long pos = 0, since = 0;
     uint64_t frames = 0;

@@ -1,4 +1,4 @@
-/* `advinst live` end to end on a private jackd with the dummy backend (48 kHz, 256 frames), both
+/* `advinst live` end to end on a private jackd with the dummy backend (48 kHz, 512 frames), both
  * started by this test and stopped by PID:
  *   a player client plays a clip into advinst:in, a recorder client records advinst:out (two
  *   clients, so the graph has no cycle and all three run in the same cycle); OSC sets a target
@@ -222,7 +222,7 @@ int main(void)
     char jlog[1300], llog[1300];
     snprintf(jlog, sizeof jlog, "%s/jackd.log", dir);
     snprintf(llog, sizeof llog, "%s/live.log", dir);
-    char *jargv[] = {"jackd", "-n", server, "-d", "dummy", "-r", "48000", "-p", "256", NULL};
+    char *jargv[] = {"jackd", "-n", server, "-d", "dummy", "-r", "48000", "-p", "512", NULL};
     jackd_pid = spawn(jargv, jlog);
     jack_status_t st;
     for (int i = 0; i < 100 && !player; i++) {
