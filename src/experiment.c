@@ -9,7 +9,7 @@
 #include "advinst/progress.h"
 #include "advinst/stats.h"
 #include "advinst/train.h"
-#include <cairo.h>
+#include "advinst/plot.h"
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -708,15 +708,7 @@ static int write_histogram(const double *v, long n, const char *title, const cha
         cairo_show_text(cr, txt);
     }
     cairo_destroy(cr);
-    char tmp[4400];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d.png", path, (int)getpid());
-    cairo_status_t st = cairo_surface_write_to_png(s, tmp);
-    cairo_surface_destroy(s);
-    if (st != CAIRO_STATUS_SUCCESS || rename(tmp, path) != 0) {
-        remove(tmp);
-        return adv_fail("%s: cannot write the PNG: %s", path, cairo_status_to_string(st));
-    }
-    return 0;
+    return adv_png_write(s, path);
 }
 
 static void slugify(const char *label, char *out, size_t size)

@@ -2,7 +2,7 @@
  * columns are true classes, rows predictions, each column normalised to sum 1. */
 #include "advinst/train.h"
 #include "advinst/error.h"
-#include <cairo.h>
+#include "advinst/plot.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,15 +91,7 @@ int adv_eval_write_confusion_png(const adv_eval *ev, const adv_model *m, const c
         cairo_restore(cr);
     }
     cairo_destroy(cr);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d.png", path, (int)getpid());
-    cairo_status_t st = cairo_surface_write_to_png(s, tmp);
-    cairo_surface_destroy(s);
-    if (st != CAIRO_STATUS_SUCCESS || rename(tmp, path) != 0) {
-        remove(tmp);
-        return adv_fail("%s: cannot write the PNG: %s", path, cairo_status_to_string(st));
-    }
-    return 0;
+    return adv_png_write(s, path);
 }
 
 /* Reads the per-epoch CSV written by training: columns epoch, train loss, train accuracy,
@@ -200,13 +192,18 @@ int adv_plot_training_log(const char *csv_path, const char *title, const char *p
         cairo_show_text(cr, series[k].name);
     }
     cairo_destroy(cr);
+    return adv_png_write(s, png_path);
+}
+
+int adv_png_write(cairo_surface_t *s, const char *path)
+{
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d.png", png_path, (int)getpid());
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d.png", path, (int)getpid());
     cairo_status_t st = cairo_surface_write_to_png(s, tmp);
     cairo_surface_destroy(s);
-    if (st != CAIRO_STATUS_SUCCESS || rename(tmp, png_path) != 0) {
+    if (st != CAIRO_STATUS_SUCCESS || rename(tmp, path) != 0) {
         remove(tmp);
-        return adv_fail("%s: cannot write the PNG: %s", png_path, cairo_status_to_string(st));
+        return adv_fail("%s: cannot write the PNG: %s", path, cairo_status_to_string(st));
     }
     return 0;
 }
