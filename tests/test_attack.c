@@ -18,35 +18,8 @@
 static const char *dir;
 static uint64_t rng = 4242;
 
-/* A random model whose predictions depend on the input: a fresh network's BatchNorm running
- * statistics (mean 0, var 1) leave logits nearly constant, so they are first estimated on a batch
- * of synthetic clips (training-mode forwards, dropout off); conv8 is scaled up for O(1) logits. */
-static adv_model *make_model(uint64_t seed)
-{
-    adv_model *m = adv_model_create(seed);
-    for (int i = 0; i < ADV_N_MELS; i++) { m->fe_mean[i] = -45; m->fe_std[i] = 15; }
-    for (int k = 0; k < m->conv[7].cout * m->conv[7].cin; k++) m->conv[7].w[k] *= 5;
-    const int batch = 8;
-    const long n = 8000;
-    adv_frontend *fe = adv_frontend_create(n, m->fe_mean, m->fe_std);
-    int t = adv_frontend_padded_frames(fe);
-    float *in = malloc(sizeof(float) * batch * ADV_N_MELS * t), *w = malloc(sizeof(float) * n);
-    float logits[8 * ADV_N_CLASSES];
-    uint64_t r = seed;
-    for (int b = 0; b < batch; b++) {
-        double f0 = 100 + 90 * b, amp = 0.05 + 0.1 * (b % 4), noise = 0.01 + 0.05 * (b % 3);
-        for (long i = 0; i < n; i++) w[i] = (float)(amp * sin(2 * M_PI * f0 * i / 16000) + noise * tu_rand_normal(&r));
-        adv_frontend_forward(fe, w, in + (size_t)b * ADV_N_MELS * t);
-    }
-    adv_net *net = adv_net_create(m, batch, t, 1, seed);
-    adv_net_set_dropout(net, 0);
-    for (int it = 0; it < 40; it++) adv_net_forward(net, in, logits);   /* momentum 0.1: converged */
-    adv_net_free(net);
-    adv_frontend_free(fe);
-    free(in);
-    free(w);
-    return m;
-}
+/* A random model whose predictions depend on the input (see adv_model_create_calibrated). */
+static adv_model *make_model(uint64_t seed) { return adv_model_create_calibrated(seed); }
 
 /* Interleaved clip: a few harmonics and noise, a different mix per channel. */
 static float *make_clip(long frames, int channels, int rate, double f0)

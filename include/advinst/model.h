@@ -30,6 +30,11 @@ int adv_model_class_index(const adv_model *m, const char *name);
 
 /* A model with PyTorch's default initialisation (kaiming-uniform a=sqrt(5)), seeded. */
 adv_model *adv_model_create(uint64_t seed);
+/* An untrained model whose predictions depend on the input (for demos and tests without a trained
+ * model): adv_model_create's initialisation, front-end statistics mean -45 / std 15, BatchNorm
+ * running statistics estimated on synthetic tones (training-mode forwards, dropout off), conv8
+ * scaled x5 for O(1) logits. NULL with adv_error on failure. */
+adv_model *adv_model_create_calibrated(uint64_t seed);
 /* Loads and validates a safetensors model (names, dtypes, shapes, metadata). */
 adv_model *adv_model_load(const char *path);
 adv_model *adv_model_load_memory(const void *image, size_t size, const char *name);
