@@ -1,6 +1,7 @@
 /* The paper's CNN parameters: creation (PyTorch default init), safetensors load/save with the
  * PyTorch state_dict names, metadata, and the default model location. */
 #include "advinst/model.h"
+#include "advinst/paths.h"
 #include "advinst/error.h"
 #include "advinst/safetensors.h"
 
@@ -505,15 +506,8 @@ const char *adv_default_model_path(void)
     snprintf(path, sizeof path, "%s", ADVINST_SOURCE_DIR "/models/default.safetensors");
     if (access(path, R_OK) == 0) return path;
 #endif
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
     char candidate[PATH_MAX + 64];
-    snprintf(candidate, sizeof candidate, "%s/../share/advinst/models/default.safetensors", exe);
+    if (adv_installed_path("models/default.safetensors", candidate, sizeof candidate) != 0) return NULL;
     if (access(candidate, R_OK) != 0) return NULL;
     if (!realpath(candidate, path)) snprintf(path, sizeof path, "%.*s", PATH_MAX - 1, candidate);
     return path;

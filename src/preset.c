@@ -1,5 +1,6 @@
 /* Attack presets (see include/advinst/preset.h). */
 #include "advinst/preset.h"
+#include "advinst/paths.h"
 #include "advinst/error.h"
 #include <dirent.h>
 #include <errno.h>
@@ -27,14 +28,7 @@ const char *adv_preset_dir(void)
 #ifdef ADVINST_SOURCE_DIR
     if (is_dir(ADVINST_SOURCE_DIR "/presets")) return ADVINST_SOURCE_DIR "/presets";
 #endif
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
-    if ((size_t)snprintf(dir, sizeof dir, "%s/../share/advinst/presets", exe) >= sizeof dir) return NULL;
+    if (adv_installed_path("presets", dir, sizeof dir) != 0) return NULL;
     return is_dir(dir) ? dir : NULL;
 }
 
