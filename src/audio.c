@@ -2,18 +2,17 @@
  * mono mix and its adjoint. */
 #include "advinst/audio.h"
 #include "advinst/error.h"
+#include "advinst/outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <sndfile.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Upper bound on decoded samples (frames * channels): 4 GiB of floats. */
@@ -171,110 +170,125 @@ int adv_audio_read_memory(const void *data, size_t size, const char *name, adv_a
     return read_all(sf, &info, name, out);
 }
 
-/* Creates "<path>.tmp.XXXXXX" exclusively with mode 0666 & ~umask (mkstemp would give 0600,
- * which the renamed output would keep). */
-static int create_temp(const char *path, char *tmp, size_t size)
-{
-    static atomic_uint counter;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        unsigned r = (unsigned)ts.tv_nsec ^ ((unsigned)getpid() << 12) ^
-                     (atomic_fetch_add(&counter, 1) * 2654435761u);
-        if ((size_t)snprintf(tmp, size, "%s.tmp.%06x", path, r & 0xffffff) >= size) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST) return fd;
-    }
-    return -1;
-}
-
-/* Best effort: makes the rename durable. */
-static void sync_parent_dir(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    fsync(fd);
-    close(fd);
-}
-
 static int is_float_subtype(int format)
 {
     int sub = format & SF_FORMAT_SUBMASK;
     return sub == SF_FORMAT_FLOAT || sub == SF_FORMAT_DOUBLE;
 }
 
+/* libsndfile writes through these (virtual I/O), so that every write error reaches the
+ * output file's record with its errno (sf_open_fd would only give libsndfile's text). */
+static sf_count_t out_len(void *user)
+{
+    struct stat st;
+    return fstat(adv_outfile_fd(user), &st) == 0 ? (sf_count_t)st.st_size : -1;
+}
+
+static sf_count_t out_seek(sf_count_t offset, int whence, void *user)
+{
+    return (sf_count_t)lseek(adv_outfile_fd(user), (off_t)offset, whence);
+}
+
+static sf_count_t out_read(void *ptr, sf_count_t count, void *user)
+{
+    ssize_t r = read(adv_outfile_fd(user), ptr, (size_t)count);
+    return r < 0 ? 0 : (sf_count_t)r;
+}
+
+static sf_count_t out_write(const void *ptr, sf_count_t count, void *user)
+{
+    return adv_outfile_write(user, ptr, (size_t)count) == 0 ? count : 0;
+}
+
+static sf_count_t out_tell(void *user) { return (sf_count_t)lseek(adv_outfile_fd(user), 0, SEEK_CUR); }
+
+struct adv_audio_writer {
+    adv_outfile *out;
+    SNDFILE *sf;
+    int channels;
+};
+
+adv_audio_writer *adv_audio_writer_open(const char *path, int rate, int channels, int format, int flags)
+{
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    info.samplerate = rate;
+    info.channels = channels;
+    info.format = format ? format : (SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+    if (rate < 1 || channels < 1 || !sf_format_check(&info)) {
+        char name[64];
+        adv_fail("%s: cannot write %s with %d channels at %d Hz", path,
+                 adv_audio_format_name(info.format, name, sizeof name), channels, rate);
+        return NULL;
+    }
+    adv_audio_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        adv_fail("%s: out of memory", path);
+        return NULL;
+    }
+    w->channels = channels;
+    if (!(w->out = adv_outfile_open(path, flags))) {
+        free(w);
+        return NULL;
+    }
+    SF_VIRTUAL_IO vio = {out_len, out_seek, out_read, out_write, out_tell};
+    w->sf = sf_open_virtual(&vio, SFM_WRITE, &info, w->out);
+    if (!w->sf) {
+        if (adv_outfile_error(w->out)) adv_fail_output("%s: cannot write: %s", path, strerror(adv_outfile_error(w->out)));
+        else adv_fail("%s: cannot write audio: %s", path, sf_strerror(NULL));
+        adv_outfile_abort(w->out);
+        free(w);
+        return NULL;
+    }
+    if (!is_float_subtype(info.format)) sf_command(w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    return w;
+}
+
+int adv_audio_writer_write(adv_audio_writer *w, const float *samples, long frames)
+{
+    const char *path = adv_outfile_path(w->out);
+    for (size_t i = 0; i < (size_t)frames * w->channels; i++)
+        if (!isfinite(samples[i])) return adv_fail("%s: refusing to write: contains NaN or infinite samples", path);
+    if (sf_writef_float(w->sf, samples, frames) == frames) return 0;
+    int err = adv_outfile_error(w->out);
+    if (err) return adv_fail_output("%s: cannot write: %s", path, strerror(err));
+    adv_outfile_set_error(w->out, EIO);
+    return adv_fail_output("%s: cannot write: %s", path, sf_strerror(w->sf));
+}
+
+int adv_audio_writer_commit(adv_audio_writer *w)
+{
+    int err = sf_close(w->sf);   /* completes the header */
+    adv_outfile *out = w->out;
+    free(w);
+    if (err && !adv_outfile_error(out)) {
+        adv_fail_output("%s: cannot write: %s", adv_outfile_path(out), sf_error_number(err));
+        adv_outfile_abort(out);
+        return -1;
+    }
+    return adv_outfile_commit(out);
+}
+
+void adv_audio_writer_abort(adv_audio_writer *w)
+{
+    if (!w) return;
+    adv_outfile_set_error(w->out, ECANCELED);   /* nothing more reaches the file */
+    sf_close(w->sf);
+    adv_outfile_abort(w->out);
+    free(w);
+}
+
 int adv_audio_write(const char *path, const adv_audio *a)
 {
     if (!a || !a->samples || a->frames < 1 || a->channels < 1 || a->rate < 1)
         return adv_fail("%s: nothing to write (empty or invalid audio)", path);
-    size_t total = (size_t)a->frames * a->channels;
-    for (size_t i = 0; i < total; i++)
-        if (!isfinite(a->samples[i]))
-            return adv_fail("%s: refusing to write: contains NaN or infinite samples", path);
-
-    SF_INFO info;
-    memset(&info, 0, sizeof info);
-    info.samplerate = a->rate;
-    info.channels = a->channels;
-    info.format = a->format ? a->format : (SF_FORMAT_WAV | SF_FORMAT_FLOAT);
-    if (!sf_format_check(&info)) {
-        char name[64];
-        return adv_fail("%s: cannot write %s with %d channels at %d Hz", path,
-                        adv_audio_format_name(info.format, name, sizeof name), a->channels,
-                        a->rate);
+    adv_audio_writer *w = adv_audio_writer_open(path, a->rate, a->channels, a->format, ADV_OUTFILE_REPLACE);
+    if (!w) return -1;
+    if (adv_audio_writer_write(w, a->samples, a->frames) != 0) {
+        adv_audio_writer_abort(w);
+        return -1;
     }
-
-    char tmp[4096];
-    int fd = create_temp(path, tmp, sizeof tmp);
-    if (fd < 0) return adv_fail("%s: cannot create temporary file: %s", path, strerror(errno));
-
-    SNDFILE *sf = sf_open_fd(fd, SFM_WRITE, &info, SF_FALSE);
-    if (!sf) {
-        adv_fail("%s: cannot write audio: %s", path, sf_strerror(NULL));
-        goto fail;
-    }
-    if (!is_float_subtype(info.format)) sf_command(sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
-    sf_count_t written = sf_writef_float(sf, a->samples, a->frames);
-    if (written != a->frames) {
-        adv_fail("%s: write failed: %s", path, sf_strerror(sf));
-        sf_close(sf);
-        goto fail;
-    }
-    int err = sf_close(sf);
-    if (err != 0) {
-        adv_fail("%s: write failed: %s", path, sf_error_number(err));
-        goto fail;
-    }
-    if (fsync(fd) != 0) {
-        adv_fail("%s: write failed: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        adv_fail("%s: write failed: %s", path, strerror(errno));
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        adv_fail("%s: cannot rename temporary file into place: %s", path, strerror(errno));
-        goto fail;
-    }
-    sync_parent_dir(path);
-    return 0;
-
-fail:
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return -1;
+    return adv_audio_writer_commit(w);
 }
 
 int adv_audio_alloc(adv_audio *a, long frames, int channels, int rate, int format)

@@ -3,6 +3,7 @@
 #include "advinst/dataset.h"
 #include "advinst/audio.h"
 #include "advinst/error.h"
+#include "advinst/outfile.h"
 #include "advinst/progress.h"
 #include "advinst/resample.h"
 #include <dirent.h>
@@ -284,34 +285,16 @@ int adv_dataset_load(const char *dir, adv_dataset *ds)
 
 int adv_dataset_write_labels(const char *csv_path, const adv_dataset *ds)
 {
-    char *tmp = NULL;
-    if (asprintf(&tmp, "%s.tmp-XXXXXX", csv_path) < 0) return adv_fail("out of memory");
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        adv_fail("%s: cannot create: %s", csv_path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    FILE *f = fdopen(fd, "w");
-    int ok = f != NULL;
-    if (ok) {
+    adv_outfile *out = adv_outfile_open(csv_path, ADV_OUTFILE_REPLACE);
+    if (!out) return -1;
+    FILE *f = adv_outfile_stream(out);
+    if (f) {
         fputs("fname,label,split\n", f);
         for (long i = 0; i < ds->count; i++)
             fprintf(f, "%s,%s,%s\n", ds->entries[i].fname, adv_class_names[ds->entries[i].label],
                     ds->entries[i].split == ADV_SPLIT_TRAIN ? "train" : "valid");
-        ok = fflush(f) == 0 && !ferror(f);
-        ok = (fclose(f) == 0) && ok;
-    } else {
-        close(fd);
     }
-    if (!ok || chmod(tmp, 0644) != 0 || rename(tmp, csv_path) != 0) {
-        adv_fail("%s: write failed: %s", csv_path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    return adv_outfile_commit(out);   /* fails after any write error */
 }
 
 /* ---- splits ------------------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include "advinst/blas.h"
 #include "advinst/classifier.h"
 #include "advinst/error.h"
+#include "advinst/outfile.h"
 #include "advinst/nn.h"
 #include "advinst/preset.h"
 #include "advinst/progress.h"
@@ -348,7 +349,7 @@ typedef struct {
     pthread_mutex_t lock;
     adv_progress progress;
     long done;
-    int failed;
+    int failed;                  /* 0, or the exit code of the first failure */
     char error[1024];
 } engine;
 
@@ -357,11 +358,12 @@ static clip_result *res_at(const engine *e, int s, int r, long c)
     return &e->res[((size_t)s * e->max_runs + r) * e->cs->count + c];
 }
 
-static void engine_fail(engine *e, const char *msg)
+/* Stops all workers; the first failure's message and exit code (ADV_EXIT_*) are kept. */
+static void engine_fail(engine *e, int code, const char *msg)
 {
     pthread_mutex_lock(&e->lock);
     if (!e->failed) {
-        e->failed = 1;
+        e->failed = code;
         snprintf(e->error, sizeof e->error, "%s", msg);
     }
     pthread_mutex_unlock(&e->lock);
@@ -409,7 +411,7 @@ static void *worker(void *arg)
         const adv_audio *a = &cs->audio[c];
         if (grow(&out, &out_cap, (size_t)a->frames * a->channels) || grow(&mono, &mono_cap, (size_t)a->frames) ||
             grow(&noisy, &noisy_cap, (size_t)a->frames)) {
-            engine_fail(e, "out of memory");
+            engine_fail(e, ADV_EXIT_FAILURE, "out of memory");
             break;
         }
         adv_audio_mix_mono(a, mono);
@@ -417,7 +419,7 @@ static void *worker(void *arg)
         if (!clf) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s: %s", cs->name[c], adv_error());
-            engine_fail(e, msg);
+            engine_fail(e, ADV_EXIT_INPUT, msg);
             break;
         }
         float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
@@ -436,7 +438,7 @@ static void *worker(void *arg)
                 !(ws = adv_attack_ws_create(e->cfg->model, a->rate, a->frames, a->channels, e->need_ms))) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s: %s", cs->name[c], adv_error());
-                engine_fail(e, msg);
+                engine_fail(e, ADV_EXIT_INPUT, msg);
                 adv_classifier_free(clf);
                 break;
             }
@@ -450,7 +452,7 @@ static void *worker(void *arg)
                     if (adv_attack_run(ws, &p, a->samples, 0, out, &ar) != 0) {
                         char msg[1024];
                         snprintf(msg, sizeof msg, "%s (%s): %s", cs->name[c], e->settings[s].label, adv_error());
-                        engine_fail(e, msg);
+                        engine_fail(e, ADV_EXIT_INPUT, msg);
                         break;
                     }
                     if (ar.status == ADV_ATTACK_CANCELLED) break;
@@ -462,7 +464,7 @@ static void *worker(void *arg)
                         snprintf(path, sizeof path, "%s/%s/run%d/%s", e->audio_root, e->slug[s], r + 1, cs->name[c]);
                         adv_audio w = {out, a->frames, a->channels, a->rate, 0};
                         if (adv_audio_write(path, &w) != 0) {
-                            engine_fail(e, adv_error());
+                            engine_fail(e, adv_error_exit(ADV_EXIT_FAILURE), adv_error());
                             break;
                         }
                     }
@@ -600,29 +602,23 @@ static void eval_add_prediction(adv_eval *ev, int truth, int cls, float conf)
 /* ------------------------------------------------------------------ files */
 
 typedef struct {
-    FILE *f;
-    char path[4096], tmp[4200];
+    adv_outfile *out;
 } afile;
 
+/* Starts DIR/NAME (in the staging directory); its stream, or NULL with adv_error. */
 static FILE *afile_open(afile *a, const char *dir, const char *name)
 {
-    snprintf(a->path, sizeof a->path, "%s/%s", dir, name);
-    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%d", a->path, (int)getpid());
-    a->f = fopen(a->tmp, "w");
-    if (!a->f) adv_fail("%s: cannot write: %s", a->path, strerror(errno));
-    return a->f;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    a->out = adv_outfile_open(path, 0);
+    if (!a->out) return NULL;
+    FILE *f = adv_outfile_stream(a->out);
+    if (!f) adv_outfile_commit(a->out);   /* fails: out of memory */
+    return f;
 }
 
-static int afile_close(afile *a)
-{
-    int ok = !ferror(a->f);
-    ok &= fclose(a->f) == 0;
-    if (!ok || rename(a->tmp, a->path) != 0) {
-        remove(a->tmp);
-        return adv_fail("%s: cannot write", a->path);
-    }
-    return 0;
-}
+/* Completes the file; -1 with adv_error after any write error. */
+static int afile_close(afile *a) { return adv_outfile_commit(a->out); }
 
 /* Histogram of SNRs (dB) as a PNG, written atomically. */
 static int write_histogram(const double *v, long n, const char *title, const char *path)
@@ -1179,7 +1175,7 @@ static int noise_phase(experiment *x, int threads, double snr, int runs)
     e->noise = calloc((size_t)runs * (size_t)x->cs.count, sizeof *e->noise);
     x->noise_stats = calloc((size_t)runs, sizeof *x->noise_stats);
     if (!e->noise || !x->noise_stats) {
-        engine_fail(e, "out of memory");
+        engine_fail(e, ADV_EXIT_FAILURE, "out of memory");
         return adv_fail("out of memory");
     }
     if (engine_go(e, threads, "noise", (long)runs * x->cs.count) != 0) return -1;
@@ -1285,8 +1281,7 @@ int adv_experiment_run(const adv_exp_config *cfg, adv_exp_outcome *outcome)
     long attacks = 0;
     for (int s = 0; s < x.n_settings; s++) attacks += (long)x.runs[s] * x.cs.count;
     if (engine_go(e, threads, x.n_settings ? "attacks" : "clean", x.cs.count + attacks) != 0) {
-        rc = e->failed ? (strstr(e->error, "cannot write") || strstr(e->error, "cannot create") ? ADV_EXIT_OUTPUT : ADV_EXIT_INPUT)
-                       : ADV_EXIT_INTERRUPTED;
+        rc = e->failed ? e->failed : ADV_EXIT_INTERRUPTED;
         goto done;
     }
 
@@ -1334,7 +1329,7 @@ int adv_experiment_run(const adv_exp_config *cfg, adv_exp_outcome *outcome)
         if (k) noise_snr = total / (double)k;
     }
     if (isfinite(noise_snr) && noise_phase(&x, threads, noise_snr, cfg->runs) != 0) {
-        rc = e->failed ? ADV_EXIT_FAILURE : ADV_EXIT_INTERRUPTED;
+        rc = e->failed ? e->failed : ADV_EXIT_INTERRUPTED;
         goto done;
     }
     x.seconds = adv_now() - t0;

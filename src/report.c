@@ -3,19 +3,19 @@
 #include "advinst/train.h"
 #include "advinst/error.h"
 #include "advinst/plot.h"
+#include "advinst/outfile.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 int adv_eval_write_confusion_csv(const adv_eval *ev, const adv_model *m, const char *path)
 {
     double cm[ADV_N_CLASSES][ADV_N_CLASSES];
     adv_eval_confusion_normalised(ev, cm);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return adv_fail("%s: cannot write: %m", path);
+    adv_outfile *out = adv_outfile_open(path, ADV_OUTFILE_REPLACE);
+    if (!out) return -1;
+    FILE *f = adv_outfile_stream(out);
+    if (!f) return adv_outfile_commit(out);   /* fails: out of memory */
     fprintf(f, "predicted\\true");
     for (int t = 0; t < ADV_N_CLASSES; t++) fprintf(f, ",%s", m->classes[t]);
     fputc('\n', f);
@@ -24,10 +24,7 @@ int adv_eval_write_confusion_csv(const adv_eval *ev, const adv_model *m, const c
         for (int t = 0; t < ADV_N_CLASSES; t++) fprintf(f, ",%.4f", cm[p][t]);
         fputc('\n', f);
     }
-    int ok = !ferror(f);
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) { remove(tmp); return adv_fail("%s: cannot write", path); }
-    return 0;
+    return adv_outfile_commit(out);
 }
 
 int adv_eval_write_confusion_png(const adv_eval *ev, const adv_model *m, const char *title, const char *path)
@@ -195,15 +192,23 @@ int adv_plot_training_log(const char *csv_path, const char *title, const char *p
     return adv_png_write(s, png_path);
 }
 
+static cairo_status_t png_out(void *closure, const unsigned char *data, unsigned int length)
+{
+    return adv_outfile_write(closure, data, length) == 0 ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
 int adv_png_write(cairo_surface_t *s, const char *path)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d.png", path, (int)getpid());
-    cairo_status_t st = cairo_surface_write_to_png(s, tmp);
-    cairo_surface_destroy(s);
-    if (st != CAIRO_STATUS_SUCCESS || rename(tmp, path) != 0) {
-        remove(tmp);
-        return adv_fail("%s: cannot write the PNG: %s", path, cairo_status_to_string(st));
+    adv_outfile *out = adv_outfile_open(path, ADV_OUTFILE_REPLACE);
+    if (!out) {
+        cairo_surface_destroy(s);
+        return -1;
     }
-    return 0;
+    cairo_status_t st = cairo_surface_write_to_png_stream(s, png_out, out);
+    cairo_surface_destroy(s);
+    if (st != CAIRO_STATUS_SUCCESS && !adv_outfile_error(out)) {
+        adv_outfile_abort(out);
+        return adv_fail_output("%s: cannot write the PNG: %s", path, cairo_status_to_string(st));
+    }
+    return adv_outfile_commit(out);   /* reports a write error recorded on the way */
 }

@@ -1,11 +1,11 @@
 /* safetensors reader (validating, fuzz-safe) and atomic writer. */
 #include "advinst/safetensors.h"
 #include "advinst/error.h"
+#include "advinst/outfile.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -471,19 +471,6 @@ static char *build_header(const adv_st *st)
     return json;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int adv_st_write(const adv_st *st, const char *path)
 {
     char *json = build_header(st);
@@ -493,52 +480,15 @@ int adv_st_write(const adv_st *st, const char *path)
     unsigned char prefix[8];
     for (int i = 0; i < 8; i++) prefix[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
+    adv_outfile *out = adv_outfile_open(path, ADV_OUTFILE_REPLACE);
+    if (!out) {
         free(json);
-        return adv_fail("%s: out of memory", path);
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        int err = errno;
-        free(tmp);
-        free(json);
-        return adv_fail("%s: cannot create a temporary file: %s", path, strerror(err));
+        return -1;
     }
     static const char spaces[8] = "        ";
-    int ok = write_all(fd, prefix, 8) == 0 && write_all(fd, json, jlen) == 0 && write_all(fd, spaces, hlen - jlen) == 0;
-    for (int i = 0; ok && i < st->count; i++) ok = write_all(fd, st->tensors[i].data, st->tensors[i].nbytes) == 0;
-    int err = errno;
-    /* mkstemp creates 0600: keep the mode of the file being replaced, else rw-r--r--. */
-    struct stat old;
-    if (ok) ok = fchmod(fd, stat(path, &old) == 0 ? (old.st_mode & 07777) : 0644) == 0;
-    if (ok) ok = fsync(fd) == 0;
-    if (!ok) err = errno;
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        err = errno;
-    }
-    if (ok) {
-        /* Persist the rename too (best effort). */
-        char *dir = strdup(tmp);
-        int dfd = dir ? open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    } else {
-        unlink(tmp);
-    }
-    free(tmp);
+    int ok = adv_outfile_write(out, prefix, 8) == 0 && adv_outfile_write(out, json, jlen) == 0 &&
+             adv_outfile_write(out, spaces, hlen - jlen) == 0;
+    for (int i = 0; ok && i < st->count; i++) ok = adv_outfile_write(out, st->tensors[i].data, st->tensors[i].nbytes) == 0;
     free(json);
-    if (!ok) return adv_fail("%s: write failed: %s", path, strerror(err ? err : EIO));
-    return 0;
+    return adv_outfile_commit(out);   /* fails (nothing written) after any write error */
 }

@@ -6,6 +6,7 @@
 #include "advinst/audio.h"
 #include "advinst/dataset.h"
 #include "advinst/error.h"
+#include "advinst/outfile.h"
 #include "advinst/progress.h"
 #include "advinst/resample.h"
 #include <ctype.h>
@@ -1493,6 +1494,7 @@ long adv_render_class_count(const adv_render_options *o, int cls)
 typedef struct {
     adv_synth *s;
     const char *stage;
+    atomic_int *cancel;
     int *cls;
     long *idx;
     long n;
@@ -1510,7 +1512,7 @@ static void *render_thread(void *p)
     job *j = a->j;
     for (;;) {
         long i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->n || atomic_load(&j->failed)) break;
+        if (i >= j->n || atomic_load(&j->failed) || (j->cancel && atomic_load(j->cancel))) break;
         float *x;
         long n;
         int rc = adv_synth_render_clip(j->s, a->worker, j->cls[i], j->idx[i], &x, &n);
@@ -1540,7 +1542,7 @@ int adv_render_dataset(const char *out_dir, const adv_render_options *o, int for
     adv_synth *s = adv_synth_create(o);
     if (!s) { adv_dataset_stage_abort(stage); free(stage); return ADV_EXIT_INPUT; }
     int rc = ADV_EXIT_OUTPUT;
-    job j = {.s = s, .stage = stage};
+    job j = {.s = s, .stage = stage, .cancel = o->cancel};
     pthread_mutex_init(&j.lock, NULL);
     adv_dataset ds;
     adv_dataset_init(&ds);
@@ -1569,13 +1571,14 @@ int adv_render_dataset(const char *out_dir, const adv_render_options *o, int for
     if (started == 0) { adv_fail("cannot start a thread"); goto done; }
     adv_progress bar;
     if (o->progress) adv_progress_start(&bar, "render", j.n);
-    while (atomic_load(&j.done) < j.n && !atomic_load(&j.failed)) {
+    while (atomic_load(&j.done) < j.n && !atomic_load(&j.failed) && !(o->cancel && atomic_load(o->cancel))) {
         if (o->progress) adv_progress_update(&bar, atomic_load(&j.done), NULL);
         usleep(100000);
     }
     for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
     if (o->progress) { adv_progress_update(&bar, atomic_load(&j.done), NULL); adv_progress_finish(&bar); }
     if (atomic_load(&j.failed)) { adv_fail("%s", j.error); goto done; }
+    if (o->cancel && atomic_load(o->cancel)) { adv_fail("interrupted: nothing written"); rc = ADV_EXIT_INTERRUPTED; goto done; }
     adv_dataset_assign_split(&ds, o->seed, 1);
     char *path = NULL;
     if (asprintf(&path, "%s/labels.csv", stage) < 0) { adv_fail("out of memory"); goto done; }
@@ -1584,11 +1587,12 @@ int adv_render_dataset(const char *out_dir, const adv_render_options *o, int for
     if (wr < 0) goto done;
     path = NULL;
     if (asprintf(&path, "%s/sources.txt", stage) < 0) { adv_fail("out of memory"); goto done; }
-    FILE *f = fopen(path, "w");
+    adv_outfile *out = adv_outfile_open(path, 0);
     free(path);
-    int ok = f && fputs(adv_synth_sources(s), f) >= 0;
-    if (f) ok = fclose(f) == 0 && ok;
-    if (!ok) { adv_fail("cannot write sources.txt in %s", stage); goto done; }
+    if (!out) goto done;
+    const char *sources = adv_synth_sources(s);
+    adv_outfile_write(out, sources, strlen(sources));
+    if (adv_outfile_commit(out) != 0) goto done;
     if (adv_dataset_stage_commit(stage, out_dir) < 0) goto done;
     free(stage);
     stage = NULL;

@@ -2,6 +2,7 @@
 #include "advinst/train.h"
 #include "advinst/audio.h"
 #include "advinst/error.h"
+#include "advinst/outfile.h"
 #include "advinst/optim.h"
 #include "advinst/progress.h"
 #include "advinst/resample.h"
@@ -334,15 +335,14 @@ static int append_text(char **text, size_t *len, const char *line)
 /* Writes the CSV log atomically from the accumulated text. */
 static int write_log(const char *path, const char *text)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return adv_fail("%s: cannot write: %m", tmp);
-    int ok = fputs("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds\n", f) >= 0 &&
-             fputs(text, f) >= 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) { remove(tmp); return adv_fail("%s: cannot write the training log", path); }
-    return 0;
+    adv_outfile *out = adv_outfile_open(path, ADV_OUTFILE_REPLACE);
+    if (!out) return -1;
+    FILE *f = adv_outfile_stream(out);
+    if (f) {
+        fputs("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds\n", f);
+        fputs(text, f);
+    }
+    return adv_outfile_commit(out);   /* fails after any write error */
 }
 
 int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options *o)

@@ -1,6 +1,7 @@
 /* Audio files: read anything libsndfile reads, write atomically, mix to mono. */
 #ifndef ADVINST_AUDIO_H
 #define ADVINST_AUDIO_H
+#include "advinst/outfile.h"
 #include <stddef.h>
 
 typedef struct {
@@ -18,10 +19,21 @@ int adv_audio_read(const char *path, adv_audio *out);
 /* Same, from a file image in memory (libsndfile virtual I/O); `name` is used in messages. */
 int adv_audio_read_memory(const void *data, size_t size, const char *name, adv_audio *out);
 
-/* Writes `a` in a->format (0 means WAV float) to `path` through a temporary file in the same
- * directory renamed into place, so a failure never leaves a partial file. Samples are clipped
- * to [-1, 1] for integer formats by libsndfile's normalisation. */
+/* Writes `a` in a->format (0 means WAV float) to `path`, replacing an existing file,
+ * atomically (outfile.h): a failure or a kill never leaves a partial file. Samples are clipped
+ * to [-1, 1] for integer formats by libsndfile's normalisation. Write errors fail through
+ * adv_fail_output ("PATH: cannot write: REASON"). */
 int adv_audio_write(const char *path, const adv_audio *a);
+
+/* The same, a block at a time (recordings): open, write any number of times, then commit
+ * (the file appears) or abort (nothing is left). format 0 means WAV float; flags are
+ * ADV_OUTFILE_* (outfile.h). After a failed write only abort or commit (which fails) remain.
+ * NaN/Inf samples are refused. */
+typedef struct adv_audio_writer adv_audio_writer;
+adv_audio_writer *adv_audio_writer_open(const char *path, int rate, int channels, int format, int flags);
+int adv_audio_writer_write(adv_audio_writer *w, const float *samples, long frames);
+int adv_audio_writer_commit(adv_audio_writer *w);
+void adv_audio_writer_abort(adv_audio_writer *w);
 
 /* Allocates frames * channels zeroed samples. */
 int adv_audio_alloc(adv_audio *a, long frames, int channels, int rate, int format);

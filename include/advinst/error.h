@@ -9,6 +9,14 @@ const char *adv_error(void);
 /* Sets this thread's error message (printf-style). Always returns -1 for `return adv_fail(...)`. */
 int adv_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Same, for a failure to write an output (disk full, permissions, I/O error): until the next
+ * adv_fail, adv_error_exit calls for ADV_EXIT_OUTPUT. */
+int adv_fail_output(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The exit code this thread's last failure calls for: ADV_EXIT_OUTPUT after adv_fail_output,
+ * else `fallback`. */
+int adv_error_exit(int fallback);
+
 /* Exit codes of the programs (documented in README). */
 enum {
     ADV_EXIT_OK = 0,

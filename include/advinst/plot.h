@@ -4,7 +4,7 @@
 #define ADVINST_PLOT_H
 #include <cairo.h>
 
-/* Writes the surface as a PNG through a temporary file renamed into place (no partial file on
- * failure) and destroys the surface. Returns 0 or -1 with adv_error. */
+/* Writes the surface as a PNG atomically (outfile.h: no partial file on failure), replacing an
+ * existing file, and destroys the surface. Returns 0 or -1 with adv_error. */
 int adv_png_write(cairo_surface_t *s, const char *path);
 #endif

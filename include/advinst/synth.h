@@ -4,6 +4,7 @@
  * whatever the thread count or order. */
 #ifndef ADVINST_SYNTH_H
 #define ADVINST_SYNTH_H
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct {
@@ -17,6 +18,7 @@ typedef struct {
     int threads;                /* 0: 2 */
     int progress;               /* draw a progress bar (on a TTY) */
     unsigned class_mask;        /* bit c set: render class c; 0: all classes */
+    atomic_int *cancel;         /* optional: set (e.g. on SIGINT) to stop; nothing is written */
 } adv_render_options;
 
 void adv_render_options_default(adv_render_options *o);
@@ -42,6 +44,7 @@ long adv_render_class_count(const adv_render_options *o, int cls);
 /* Renders the whole data set into out_dir (audio/<class>_<NNN>.wav as 16-bit WAV, labels.csv with
  * a stratified seeded 75/25 split, sources.txt), staged in a temporary sibling directory renamed
  * into place at the end. Returns 0 or an exit code (ADV_EXIT_INPUT: no sources;
- * ADV_EXIT_OUTPUT: out_dir exists without force, or a write failed) with adv_error set. */
+ * ADV_EXIT_OUTPUT: out_dir exists without force, or a write failed; ADV_EXIT_INTERRUPTED:
+ * o->cancel was set, the staging directory is removed) with adv_error set. */
 int adv_render_dataset(const char *out_dir, const adv_render_options *o, int force);
 #endif
