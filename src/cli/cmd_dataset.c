@@ -7,11 +7,15 @@
 #include "advinst/progress.h"
 #include "advinst/synth.h"
 #include <getopt.h>
+#include <signal.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+static atomic_int cancel_flag;
+static void on_signal(int sig) { (void)sig; atomic_store(&cancel_flag, 1); }
 
 static void help(void)
 {
@@ -195,6 +199,13 @@ int cmd_dataset(int argc, char **argv)
         return report(a.out);
     }
     double t0 = adv_now();
+    /* SIGINT/SIGTERM stop the workers and remove the staging directory (exit 130) */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    a.render.cancel = &cancel_flag;
     rc = adv_render_dataset(a.out, &a.render, a.force);
     if (rc) return cli_error("dataset", rc, "%s", adv_error());
     fprintf(stderr, "advinst dataset: rendered %s in %.1f s\n", a.out, adv_now() - t0);

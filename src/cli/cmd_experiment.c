@@ -274,14 +274,17 @@ int cmd_experiment(int argc, char **argv)
     cfg.command_line = cmdline;
     cfg.cancel = &cancel_flag;
 
-    struct sigaction sa, old;
+    /* SIGINT/SIGTERM: the workers stop, the staging directory is removed, exit 130 */
+    struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, &old);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     atomic_store(&cancel_flag, 0);
     adv_exp_outcome res;
     int rc = adv_experiment_run(&cfg, &res);
-    sigaction(SIGINT, &old, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
 
     if (rc == ADV_EXIT_OK) {
         printf("%s/report.md: %ld clips, clean accuracy %.3f", out, res.clips, res.clean_accuracy);

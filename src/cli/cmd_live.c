@@ -115,49 +115,50 @@ static float *load_input(const char *path, int rate, int channels, long *frames)
     return out;
 }
 
+/* --record: the output stream written as it comes, atomically (the file appears at the end). A
+ * write failure (disk full) is reported at once, drops the recording and keeps the session. */
 typedef struct {
-    SNDFILE *sf;
-    char path[4096], tmp[4200];
+    adv_audio_writer *w;
     float *buf;
     long frames;
+    int failed;
 } recorder;
 
 static int recorder_open(recorder *r, const char *path, int rate, int channels)
 {
-    SF_INFO info = {0};
-    info.samplerate = rate;
-    info.channels = channels;
-    info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-    snprintf(r->path, sizeof r->path, "%s", path);
-    snprintf(r->tmp, sizeof r->tmp, "%s.tmp-%ld", path, (long)getpid());
-    r->sf = sf_open(r->tmp, SFM_WRITE, &info);
-    if (!r->sf) return adv_fail("cannot write %s: %s", r->tmp, sf_strerror(NULL));
     r->buf = malloc(sizeof(float) * 8192 * channels);
     if (!r->buf) return adv_fail("out of memory");
-    return 0;
+    r->w = adv_audio_writer_open(path, rate, channels, SF_FORMAT_WAV | SF_FORMAT_FLOAT, ADV_OUTFILE_REPLACE);
+    return r->w ? 0 : -1;
 }
 
 static void recorder_drain(recorder *r, adv_jack *j)
 {
-    if (!r->sf) return;
+    if (!r->buf) return;
     long n;
     while ((n = adv_jack_read_record(j, r->buf, 8192)) > 0) {
-        sf_writef_float(r->sf, r->buf, n);
+        if (r->failed) continue;   /* keep the ring buffer flowing */
+        if (adv_audio_writer_write(r->w, r->buf, n) != 0) {
+            cli_error("live", ADV_EXIT_OUTPUT, "%s (recording dropped)", adv_error());
+            adv_audio_writer_abort(r->w);
+            r->w = NULL;
+            r->failed = 1;
+            continue;
+        }
         r->frames += n;
     }
 }
 
+/* Completes the recording: ADV_EXIT_OK, or ADV_EXIT_OUTPUT (reported) if it failed. */
 static int recorder_close(recorder *r)
 {
-    if (!r->sf) return 0;
-    int err = sf_close(r->sf);
-    r->sf = NULL;
     free(r->buf);
-    if (err || rename(r->tmp, r->path) != 0) {
-        unlink(r->tmp);
-        return adv_fail("cannot write %s", r->path);
-    }
-    return 0;
+    r->buf = NULL;
+    if (r->failed) return ADV_EXIT_OUTPUT;
+    if (!r->w) return ADV_EXIT_OK;
+    int rc = adv_audio_writer_commit(r->w);
+    r->w = NULL;
+    return rc == 0 ? ADV_EXIT_OK : cli_error("live", ADV_EXIT_OUTPUT, "%s", adv_error());
 }
 
 static double now_seconds(void)
@@ -405,7 +406,7 @@ int cmd_live(int argc, char **argv)
             break;
         }
         if (record_path) {
-            if (!rec.sf && rec.frames == 0 && recorder_open(&rec, record_path, rate, channels) != 0) {
+            if (!rec.w && !rec.failed && recorder_open(&rec, record_path, rate, channels) != 0) {
                 adv_jack_close(j);
                 code = cli_error("live", ADV_EXIT_OUTPUT, "%s", adv_error());
                 break;
@@ -479,7 +480,8 @@ int cmd_live(int argc, char **argv)
                cfg.rate ? (double)total.frames / cfg.rate : 0.0, total.clips_ok, total.clips_failed, total.clips_miss,
                total.clips_clean, total.xruns);
     }
-    if (recorder_close(&rec) != 0 && code == ADV_EXIT_OK) code = cli_error("live", ADV_EXIT_OUTPUT, "%s", adv_error());
+    int rec_code = recorder_close(&rec);
+    if (code == ADV_EXIT_OK) code = rec_code;
     adv_live_free(engine);
     free(input);
 out_osc:

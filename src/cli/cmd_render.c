@@ -130,6 +130,7 @@ typedef struct {
     float *out;
     size_t out_size;
     adv_progress *progress;
+    int write_failed;
 } render_ctx;
 
 static void print_result(const render_ctx *c, const char *in, const char *out, const adv_attack_result *r)
@@ -223,10 +224,17 @@ static int render_file(render_ctx *c, const char *in, const char *out)
         adv_audio_free(&a);
         return ADV_EXIT_INTERRUPTED;
     }
-    adv_audio w = {c->out, a.frames, a.channels, a.rate, a.format};
-    int rc = adv_audio_write(out, &w);
+    /* atomic: the file appears whole at the end or not at all; without --force an output that
+     * appeared meanwhile is not replaced */
+    adv_audio_writer *w = adv_audio_writer_open(out, a.rate, a.channels, a.format, c->force ? ADV_OUTFILE_REPLACE : 0);
+    int rc = w ? adv_audio_writer_write(w, c->out, a.frames) : -1;
+    if (w && rc != 0) adv_audio_writer_abort(w);
+    else if (w) rc = adv_audio_writer_commit(w);
     adv_audio_free(&a);
-    if (rc != 0) return cli_error(CMD, ADV_EXIT_OUTPUT, "%s", adv_error());
+    if (rc != 0) {
+        c->write_failed = 1;   /* e.g. disk full: the next files would fail alike */
+        return cli_error(CMD, ADV_EXIT_OUTPUT, "%s", adv_error());
+    }
     print_result(c, in, out, &r);
     return ADV_EXIT_OK;
 }
@@ -363,7 +371,7 @@ int cmd_render(int argc, char **argv)
         return cli_error(CMD, ADV_EXIT_INPUT, "%s: cannot open: %s", in_path, strerror(errno));
     }
     char **names = NULL;
-    int count = 0, is_dir = S_ISDIR(st.st_mode);
+    int count = 0, is_dir = S_ISDIR(st.st_mode), created_dir = 0;
     char single_out[4096];
     if (is_dir) {
         int listed = list_audio(in_path, &names, &count);
@@ -375,7 +383,8 @@ int cmd_render(int argc, char **argv)
             return rc;
         }
         struct stat so;
-        if (mkdir(out_path, 0777) != 0 && errno != EEXIST) {
+        created_dir = mkdir(out_path, 0777) == 0;
+        if (!created_dir && errno != EEXIST) {
             int rc = cli_error(CMD, ADV_EXIT_OUTPUT, "%s: cannot create directory: %s", out_path, strerror(errno));
             for (int i = 0; i < count; i++) free(names[i]);
             free(names);
@@ -402,15 +411,18 @@ int cmd_render(int argc, char **argv)
         count = 1;
     }
 
-    struct sigaction sa, old;
+    /* SIGINT/SIGTERM cancel the attack under way (nothing of it is written) and end the run:
+     * the outputs already written are complete files */
+    struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, &old);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     atomic_store(&cancel_flag, 0);
     params.cancel = &cancel_flag;
 
     adv_progress progress;
-    render_ctx c = {model, params, json, force, NULL, NULL, 0, is_dir ? &progress : NULL};
+    render_ctx c = {model, params, json, force, NULL, NULL, 0, is_dir ? &progress : NULL, 0};
     if (is_dir) adv_progress_start(&progress, "render", count);
     int worst = ADV_EXIT_OK;
     for (int i = 0; i < count && !interrupted; i++) {
@@ -425,10 +437,13 @@ int cmd_render(int argc, char **argv)
         int rc = render_file(&c, in_file, out_file);
         if (rc == ADV_EXIT_INTERRUPTED) break;
         if (rc > worst) worst = rc;   /* I/O problems; a failed attack is written and is not one */
+        if (c.write_failed) break;
         if (is_dir) adv_progress_update(&progress, i + 1, names[i]);
     }
     if (is_dir) adv_progress_finish(&progress);
-    sigaction(SIGINT, &old, NULL);
+    if (created_dir) rmdir(out_path);   /* only if nothing was written (failure, interruption) */
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
 
     adv_attack_ws_free(c.ws);
     free(c.out);

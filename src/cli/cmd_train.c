@@ -120,7 +120,7 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     int rc = adv_train(&m, &sp, &o);
     if (rc < 0) {
-        code = cli_error("train", ADV_EXIT_FAILURE, "%s", adv_error());
+        code = cli_error("train", adv_error_exit(ADV_EXIT_FAILURE), "%s", adv_error());   /* 4: log or checkpoint */
     } else if (rc == 1) {
         fprintf(stderr, "advinst train: interrupted; checkpoint written to %s (continue with --resume %s)\n",
                 o.checkpoint_path, o.checkpoint_path);
@@ -130,10 +130,11 @@ int cmd_train(int argc, char **argv)
     } else {
         char *curve = derived_path(out, ".curve.png");
         if (adv_plot_training_log(o.log_path, out, curve) != 0)
-            fprintf(stderr, "advinst train: warning: %s\n", adv_error());
+            code = cli_error("train", adv_error_exit(ADV_EXIT_FAILURE), "%s", adv_error());
+        else
+            fprintf(stderr, "advinst train: wrote %s (validation accuracy %s)\n", out,
+                    adv_model_get_meta(m, "training.valid_accuracy") ? adv_model_get_meta(m, "training.valid_accuracy") : "n/a");
         free(curve);
-        fprintf(stderr, "advinst train: wrote %s (validation accuracy %s)\n", out,
-                adv_model_get_meta(m, "training.valid_accuracy") ? adv_model_get_meta(m, "training.valid_accuracy") : "n/a");
     }
 out_all:
     adv_model_free(m);

@@ -93,7 +93,17 @@ int main(int argc, char **argv)
         return ADV_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            int rc = commands[i].run(argc - 1, argv + 1);
+            /* results on stdout are outputs too: a full disk or closed descriptor is an error */
+            errno = 0;
+            if ((fflush(stdout) != 0 || ferror(stdout)) && rc == ADV_EXIT_OK) {
+                int err = errno;   /* 0 when an earlier flush failed: the reason is gone */
+                rc = cli_error(commands[i].name, ADV_EXIT_OUTPUT, "standard output: cannot write%s%s",
+                               err ? ": " : "", err ? strerror(err) : "");
+            }
+            return rc;
+        }
     fprintf(stderr, "advinst: unknown command '%s' (try 'advinst --help')\n", argv[1]);
     return ADV_EXIT_USAGE;
 }
