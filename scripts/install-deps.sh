@@ -7,6 +7,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libfftw3-dev libopenblas-dev libsndfile1-dev
       libjack-jackd2-dev jackd2 liblo-dev liblo-tools libcjson-dev libinih-dev libcairo2-dev
       libfluidsynth-dev timgm6mb-soundfont)
+pkgs+=(valgrind)   # the memcheck test (scripts/valgrind.sh)
 for arg in "$@"; do
   case "$arg" in
     --full) pkgs+=(fluid-soundfont-gm musescore-general-soundfont hydrogen-drumkits espeak-ng) ;;
