@@ -247,6 +247,7 @@ adv_audio_writer *adv_audio_writer_open(const char *path, int rate, int channels
 int adv_audio_writer_write(adv_audio_writer *w, const float *samples, long frames)
 {
     const char *path = adv_outfile_path(w->out);
+    if (frames < 0) return adv_fail("%s: cannot write %ld frames", path, frames);
     for (size_t i = 0; i < (size_t)frames * w->channels; i++)
         if (!isfinite(samples[i])) return adv_fail("%s: refusing to write: contains NaN or infinite samples", path);
     if (sf_writef_float(w->sf, samples, frames) == frames) return 0;

@@ -217,15 +217,13 @@ int adv_outfile_commit(adv_outfile *o)
         if (place(o) != 0) record(o, errno);
     }
     int placed = !o->err;
-    if (close(o->fd) != 0 && !o->err) record(o, errno);
+    /* after a successful fsync close() has nothing left to report (write-back errors, NFS
+     * included, surface at fsync); an EINTR here must not condemn a complete file */
+    close(o->fd);
     o->fd = -1;
     int rc = 0;
-    if (o->err == EEXIST && !placed) {
-        rc = adv_fail_output("%s: exists (not overwritten)", o->path);
-    } else if (o->err) {
-        rc = fail_write(o, o->err);
-        if (placed) unlink(o->path);   /* the close failed: what is there cannot be trusted */
-    }
+    if (o->err == EEXIST) rc = adv_fail_output("%s: exists (not overwritten)", o->path);
+    else if (o->err) rc = fail_write(o, o->err);
     if (o->temp && !placed) unlink(o->temp);
     if (placed) sync_dir(o->dir);
     release(o);

@@ -266,6 +266,7 @@ static int run_mode(const char *name)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "write-error checks failed (see above)");
     system_rm(dir);
     printf("test_outfile: %s: %d checks, %d failed\n", name, tu_checks, tu_failures);
+    fflush(stdout);   /* the caller leaves with _exit */
     return tu_failures;
 }
 

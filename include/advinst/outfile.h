@@ -10,7 +10,7 @@
  * the link and the rename (two system calls) a SIGKILL would leave that hidden name.
  *
  * Every write error (disk full, quota, I/O error, file too large, short write, failed
- * fsync/close) is remembered and makes the commit fail with "PATH: cannot write: REASON"
+ * stream flush or fsync) is remembered and makes the commit fail with "PATH: cannot write: REASON"
  * through adv_fail_output, so programs exit with ADV_EXIT_OUTPUT. */
 #ifndef ADVINST_OUTFILE_H
 #define ADVINST_OUTFILE_H

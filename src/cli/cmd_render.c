@@ -232,7 +232,7 @@ static int render_file(render_ctx *c, const char *in, const char *out)
     else if (w) rc = adv_audio_writer_commit(w);
     adv_audio_free(&a);
     if (rc != 0) {
-        c->write_failed = 1;   /* e.g. disk full: the next files would fail alike */
+        if (adv_error_exit(0) == ADV_EXIT_OUTPUT) c->write_failed = 1;   /* e.g. disk full: the next files would fail alike */
         return cli_error(CMD, ADV_EXIT_OUTPUT, "%s", adv_error());
     }
     print_result(c, in, out, &r);
