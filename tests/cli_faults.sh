@@ -12,6 +12,8 @@ set -u
 bin=$1 work=$2
 src=$(cd "$(dirname "$0")/.." && pwd)
 export ADVINST_NO_PROGRESS=1
+# sanitizer builds: LeakSanitizer's list of used suppressions would be a second stderr line
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}print_suppressions=0"
 
 if [ -z "${ADVINST_FAULTS_INNER:-}" ]; then
     rm -rf "$work" && mkdir -p "$work/probe" || exit 1
