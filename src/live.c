@@ -7,6 +7,7 @@
 #include "advinst/error.h"
 #include "advinst/nn.h"
 #include <jack/ringbuffer.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -19,7 +20,9 @@
 #include <unistd.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #define CHUNK 4096            /* the audio thread works in chunks of at most this many frames */
 #define N_SLOTS 4             /* perturbation buffers in flight (computing, queued, playing) */
@@ -336,6 +339,17 @@ static inline float ramp_weight(const adv_live *e, long k, long n)
     return 1.0f;
 }
 
+/* An input sample as the engine uses it: NaN and +-Inf -> 0 (a glitch must not become a full-scale
+ * click), denormals -> 0 (inaudible, and slow to compute with on many CPUs), the rest clamped to
+ * [-1, 1] (the output never leaves it). */
+static inline float sanitise(float x)
+{
+    if (!isfinite(x) || fabsf(x) < FLT_MIN) return 0.0f;
+    if (x > 1.0f) return 1.0f;
+    if (x < -1.0f) return -1.0f;
+    return x;
+}
+
 static void process_chunk(adv_live *e, const float *const *in, float *const *out, uint32_t off, uint32_t nf,
                           int bypass)
 {
@@ -347,8 +361,7 @@ static void process_chunk(adv_live *e, const float *const *in, float *const *out
     for (uint32_t i = 0; i < nf; i++) {
         float mono = 0;
         for (int c = 0; c < C; c++) {
-            float x = in[c][off + i];
-            if (!isfinite(x)) x = 0;
+            const float x = sanitise(in[c][off + i]);
             e->delay[c][(t0 + i) & e->dmask] = x;
             e->scratch_in[(size_t)i * C + c] = x;
             mono += x;
@@ -643,10 +656,26 @@ static void lower_thread_priority(int nice_value)
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice_value);
 }
 
+/* Flush-to-zero and denormals-are-zero for the calling thread (and the OpenMP team it starts
+ * later, which inherits the mode): the workers must keep their deadlines whatever the signal, and
+ * values below 1.2e-38 matter to no decision they make. Only the live workers run this way; offline
+ * attacks keep IEEE gradual underflow (exact gradients). */
+static void flush_denormals(void)
+{
+#if defined(__SSE__)
+    _mm_setcsr(_mm_getcsr() | 0x8040);   /* FTZ (bit 15) | DAZ (bit 6) */
+#elif defined(__aarch64__)
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    __asm__ volatile("msr fpcr, %0" : : "r"(fpcr | (1ULL << 24)));   /* FZ */
+#endif
+}
+
 static void *attack_main(void *arg)
 {
     adv_live *e = arg;
     lower_thread_priority(19);
+    flush_denormals();
     adv_blas_set_threads(e->cfg.attack_threads);
     collector k;
     memset(&k, 0, sizeof k);
@@ -684,6 +713,7 @@ static void *classify_main(void *arg)
 {
     adv_live *e = arg;
     lower_thread_priority(10);
+    flush_denormals();
     adv_blas_set_threads(1);
     long pos = 0, since = 0;
     uint64_t frames = 0;

@@ -1,6 +1,7 @@
 /* The live engine without JACK: this test plays the audio thread, calling adv_live_process with
  * varying period sizes (paced at real time where the attack worker must keep up).
- *   - bypass and method off: output = input delayed by L, bit for bit (mono and stereo)
+ *   - bypass and method off: output = input delayed by L, bit for bit (mono and stereo), except
+ *     out-of-range samples, clamped to [-1, 1]
  *   - perturbations: faded in and out at clip boundaries (continuity), output clamped to [-1, 1],
  *     non-finite input -> 0, never NaN
  *   - an impossible deadline: every attacked clip is a miss and plays clean
@@ -134,9 +135,11 @@ static void test_bypass(adv_model *m)
             CHECK(L == 2 * RATE, "latency %ld", L);
             float *x = malloc(sizeof(float) * n * C), *y = malloc(sizeof(float) * n * C);
             make_signal(x, n, C, 7 + C);
-            x[(size_t)100 * C] = 1.5f;    /* out of range: passed unchanged when nothing is added */
+            x[(size_t)100 * C] = 1.5f;    /* out of range: clamped to [-1, 1], the rest bit for bit */
             x[(size_t)200 * C] = -2.0f;
             run(e, x, y, n, C, 0, NULL);
+            x[(size_t)100 * C] = 1.0f;
+            x[(size_t)200 * C] = -1.0f;
             CHECK(delayed_exact(x, y, n, C, L), "%s, %d channel(s): output is not the input delayed by %ld",
                   mode ? "bypass" : "method off", C, L);
             adv_live_stats st;
