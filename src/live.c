@@ -25,7 +25,6 @@
 #endif
 
 #define CHUNK 4096            /* the audio thread works in chunks of at most this many frames */
-#define N_SLOTS 4             /* perturbation buffers in flight (computing, queued, playing) */
 #define N_SETTINGS (ADV_LIVE_N_READERS + 2)
 #define JOB_IDLE UINT64_MAX
 #define JOB_CANCEL_BIT (1ULL << 62)
@@ -165,14 +164,15 @@ struct adv_live {
     uint64_t dmask;
     uint64_t t;
     float gain;              /* perturbation gain, ramps to 0 in bypass */
-    pert_msg active[N_SLOTS];
+    pert_msg *active;        /* [n_slots] perturbations queued or playing */
     int n_active;
     float *scratch_in;       /* CHUNK x C interleaved input (to the attack ring) */
     float *scratch_mon;      /* CHUNK x 2 (input mono, output mono) */
     float *scratch_gain;     /* CHUNK */
 
     jack_ringbuffer_t *in_ring, *mon_ring, *pert_ring, *free_ring, *ev_audio, *ev_clf;
-    float *slot_buf[N_SLOTS];
+    int n_slots;             /* perturbation buffers (see slots_needed) */
+    float **slot_buf;
 
     _Atomic uint64_t t_pub;  /* frames processed, published by the audio thread */
     _Atomic uint64_t job;    /* deadline of the running attack | JOB_CANCEL_BIT, or JOB_IDLE */
@@ -184,7 +184,7 @@ struct adv_live {
     /* attack worker */
     adv_attack_ws *ws;
     float *clip_buf, *adv_buf, *block_buf;
-    int free_slots[N_SLOTS], n_free;
+    int *free_slots, n_free;
     /* classifier worker */
     adv_classifier *clf;
     float *win[2], *lin, *pairs;
@@ -317,7 +317,7 @@ static void take_perturbations(adv_live *e, int64_t u0)
     pert_msg m;
     while (ring_read(e->pert_ring, &m, sizeof m) == 0) {
         if (m.slot < 0) { emit_clip(e, &m); continue; }
-        if ((int64_t)m.start < u0 || e->n_active == N_SLOTS) {
+        if ((int64_t)m.start < u0 || e->n_active == e->n_slots) {
             m.status = ADV_LIVE_CLIP_MISS;
             m.snr_db = INFINITY;
             m.after_class = m.before_class;
@@ -779,6 +779,16 @@ static float *zalloc(size_t n)
     return p;
 }
 
+/* Perturbation buffers the engine needs: a clip's buffer is taken when its attack ends (after the
+ * clip is complete) and handed back when the clip has played out, L frames after its end, so the
+ * clips ending within any L + CHUNK frames hold one each; clips are at least N frames long (onset
+ * clips N / 2). One more for the clip whose attack is finishing. */
+static int slots_needed(const adv_live *e)
+{
+    const long shortest = e->cfg.onset_clips ? e->N / 2 : e->N;
+    return (int)((e->L + CHUNK + shortest - 1) / shortest) + 2;
+}
+
 static jack_ringbuffer_t *ring(size_t bytes)
 {
     jack_ringbuffer_t *r = jack_ringbuffer_create(bytes);
@@ -797,7 +807,10 @@ void adv_live_free(adv_live *e)
     if (e->attack_started) pthread_join(e->attack_thread, NULL);
     if (e->classify_started) pthread_join(e->classify_thread, NULL);
     for (int c = 0; c < ADV_LIVE_MAX_CHANNELS; c++) free(e->delay[c]);
-    for (int s = 0; s < N_SLOTS; s++) free(e->slot_buf[s]);
+    for (int s = 0; s < e->n_slots && e->slot_buf; s++) free(e->slot_buf[s]);
+    free(e->slot_buf);
+    free(e->free_slots);
+    free(e->active);
     jack_ringbuffer_t *rings[] = {e->in_ring, e->mon_ring, e->pert_ring, e->free_ring, e->ev_audio, e->ev_clf};
     for (size_t i = 0; i < sizeof rings / sizeof rings[0]; i++)
         if (rings[i]) jack_ringbuffer_free(rings[i]);
@@ -865,8 +878,13 @@ adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_li
     e->dmask = d - 1;
     int ok = e->ramp_tbl != NULL;
     for (int c = 0; c < C; c++) ok = ok && (e->delay[c] = zalloc(d));
-    for (int s = 0; s < N_SLOTS; s++) {
-        ok = ok && (e->slot_buf[s] = zalloc((size_t)e->N * C));
+    e->n_slots = slots_needed(e);
+    e->slot_buf = calloc((size_t)e->n_slots, sizeof *e->slot_buf);
+    e->free_slots = calloc((size_t)e->n_slots, sizeof *e->free_slots);
+    e->active = calloc((size_t)e->n_slots, sizeof *e->active);
+    ok = ok && e->slot_buf && e->free_slots && e->active;
+    for (int s = 0; ok && s < e->n_slots; s++) {
+        ok = (e->slot_buf[s] = zalloc((size_t)e->N * C)) != NULL;
         e->free_slots[e->n_free++] = s;
     }
     ok = ok && (e->scratch_in = zalloc((size_t)CHUNK * C)) && (e->scratch_mon = zalloc(2 * CHUNK)) &&
@@ -876,7 +894,7 @@ adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_li
     /* the attack ring holds what arrives while a clip is being attacked, plus a second of slack */
     size_t in_bytes = (size_t)(e->L + e->N + 2 * CHUNK + R) * (sizeof(float) * C + sizeof(block_hdr));
     ok = ok && (e->in_ring = ring(in_bytes)) && (e->pert_ring = ring(32 * sizeof(pert_msg))) &&
-         (e->free_ring = ring(4 * N_SLOTS * sizeof(int))) && (e->ev_audio = ring(64 * sizeof(adv_live_event))) &&
+         (e->free_ring = ring(4 * (size_t)e->n_slots * sizeof(int))) && (e->ev_audio = ring(64 * sizeof(adv_live_event))) &&
          (e->ev_clf = ring(64 * sizeof(adv_live_event)));
     if (cfg->classify)
         ok = ok && (e->mon_ring = ring((size_t)(2 * R + e->hop + CHUNK) * 2 * sizeof(float))) &&

@@ -15,7 +15,9 @@
  *   (c) the live engine (adv_live_process in a loop, no JACK) with C&W / MS-C&W and a target, one
  *       clip per signal, mono and stereo, and in bypass: every output sample finite and in
  *       [-1, 1], silent clips reported ADV_LIVE_CLIP_SILENT and played as the (sanitised) delayed
- *       input, every event (probabilities, clip results) finite. */
+ *       input, every other clip attacked (none missed), every event (probabilities, clip results)
+ *       finite.
+ * NUMERICS_VERBOSE=1 prints every live clip's status. */
 #include "testutil.h"
 #include "advinst/attack.h"
 #include "advinst/audio.h"
@@ -454,9 +456,10 @@ static void test_live_run(adv_model *m, int C, adv_live_method method, int bypas
             if (live_silent(k))
                 CHECK(log.status[k] == ADV_LIVE_CLIP_SILENT, "%s, clip of %s: status %s, expected silent", what,
                       signals[k].name, log.status[k] < 0 ? "none" : adv_live_clip_status_name(log.status[k]));
-            else
-                CHECK(log.status[k] >= 0 && log.status[k] != ADV_LIVE_CLIP_SILENT && log.status[k] != ADV_LIVE_CLIP_ERROR,
-                      "%s, clip of %s: status %s", what, signals[k].name,
+            else   /* attacked: the budget is ample (tens of ms per attack, 1 s allowed), so no misses */
+                CHECK(log.status[k] == ADV_LIVE_CLIP_OK || log.status[k] == ADV_LIVE_CLIP_FAILED ||
+                          log.status[k] == ADV_LIVE_CLIP_ALREADY,
+                      "%s, clip of %s: status %s, expected an attack", what, signals[k].name,
                       log.status[k] < 0 ? "none" : adv_live_clip_status_name(log.status[k]));
         }
     }
