@@ -771,13 +771,15 @@ adv_model *adv_live_random_model(uint64_t seed)
 
 /* ---- life cycle ---- */
 
-static float *zalloc(size_t n)
+static void *zalloc_bytes(size_t bytes)
 {
     /* zeroed and touched now, so the audio thread never page-faults on first use */
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    if (p) memset(p, 0, sizeof(float) * (n ? n : 1));
+    void *p = malloc(bytes ? bytes : 1);
+    if (p) memset(p, 0, bytes ? bytes : 1);
     return p;
 }
+
+static float *zalloc(size_t n) { return zalloc_bytes(sizeof(float) * n); }
 
 /* Perturbation buffers the engine needs: a clip's buffer is taken when its attack ends (after the
  * clip is complete) and handed back when the clip has played out, L frames after its end, so the
@@ -879,9 +881,9 @@ adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_li
     int ok = e->ramp_tbl != NULL;
     for (int c = 0; c < C; c++) ok = ok && (e->delay[c] = zalloc(d));
     e->n_slots = slots_needed(e);
-    e->slot_buf = calloc((size_t)e->n_slots, sizeof *e->slot_buf);
-    e->free_slots = calloc((size_t)e->n_slots, sizeof *e->free_slots);
-    e->active = calloc((size_t)e->n_slots, sizeof *e->active);
+    e->slot_buf = zalloc_bytes(sizeof *e->slot_buf * (size_t)e->n_slots);
+    e->free_slots = zalloc_bytes(sizeof *e->free_slots * (size_t)e->n_slots);
+    e->active = zalloc_bytes(sizeof *e->active * (size_t)e->n_slots);
     ok = ok && e->slot_buf && e->free_slots && e->active;
     for (int s = 0; ok && s < e->n_slots; s++) {
         ok = (e->slot_buf[s] = zalloc((size_t)e->N * C)) != NULL;

@@ -153,7 +153,7 @@ static const struct { int format; const char *name; } out_formats[] = {
 static void attack_params(adv_attack_method method, adv_attack_params *p)
 {
     adv_attack_defaults(method, p);
-    p->max_iter = 4;
+    p->max_iter = 2;
     p->lr = 1e-3f;
     p->seed = 5;
 }
@@ -183,7 +183,7 @@ static void check_attack_output(const char *what, int s, int format, const float
 static void test_attacks(adv_model *m)
 {
     static const struct { int rate, channels; long frames; int n_formats; } cfgs[] = {{16000, 1, 8000, N_OUT_FORMATS},
-                                                                                       {44100, 2, 11025, 2}};
+                                                                                       {44100, 2, 11025, 1}};
     for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
         const long frames = cfgs[k].frames;
         const int C = cfgs[k].channels;
