@@ -6,7 +6,7 @@
  * go through:
  *   (a) the classifier (adv_classify_audio): finite probabilities summing to 1, or a clear error
  *       for invalid input (non-finite or beyond ADV_AUDIO_MAX_ABS); never NaN;
- *   (b) the four attacks (adv_attack_run, as `advinst render` calls it) with float, 16/24-bit WAV
+ *   (b) the four attacks (adv_attack_run, as `advinst render` calls it) with float, 16-bit WAV
  *       and 16-bit FLAC output quantisation: every output sample finite, in [-1, 1] and on the
  *       format's grid; silent clips "silent", not attacked, output = input (on the grid); invalid
  *       input refused. Float WAV files holding each signal (written with libsndfile, which lets NaN
@@ -145,7 +145,6 @@ static void test_classifier(adv_model *m)
 static const struct { int format; const char *name; } out_formats[] = {
     {0, "float"},
     {SF_FORMAT_WAV | SF_FORMAT_PCM_16, "wav16"},
-    {SF_FORMAT_WAV | SF_FORMAT_PCM_24, "wav24"},
     {SF_FORMAT_FLAC | SF_FORMAT_PCM_16, "flac16"},
 };
 #define N_OUT_FORMATS (int)(sizeof out_formats / sizeof out_formats[0])
@@ -326,6 +325,15 @@ static void test_files(adv_model *m)
 
 #define LIVE_RATE 16000
 
+/* Under the sanitizers the attack worker is too slow for live deadlines (scripts/test-sanitize.sh
+ * leaves test_live out for that reason): there a clip may also be a miss, which plays clean like a
+ * silent one. Everything else is checked the same. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MISS_ALLOWED 1
+#else
+#define MISS_ALLOWED 0
+#endif
+
 static double now(void)
 {
     struct timespec ts;
@@ -454,11 +462,11 @@ static void test_live_run(adv_model *m, int C, adv_live_method method, int bypas
     if (!bypass) {
         for (int k = 0; k < N_SIGNALS; k++) {
             if (live_silent(k))
-                CHECK(log.status[k] == ADV_LIVE_CLIP_SILENT, "%s, clip of %s: status %s, expected silent", what,
+                CHECK(log.status[k] == ADV_LIVE_CLIP_SILENT || (MISS_ALLOWED && log.status[k] == ADV_LIVE_CLIP_MISS), "%s, clip of %s: status %s, expected silent", what,
                       signals[k].name, log.status[k] < 0 ? "none" : adv_live_clip_status_name(log.status[k]));
             else   /* attacked: the budget is ample (tens of ms per attack, 1 s allowed), so no misses */
                 CHECK(log.status[k] == ADV_LIVE_CLIP_OK || log.status[k] == ADV_LIVE_CLIP_FAILED ||
-                          log.status[k] == ADV_LIVE_CLIP_ALREADY,
+                          log.status[k] == ADV_LIVE_CLIP_ALREADY || (MISS_ALLOWED && log.status[k] == ADV_LIVE_CLIP_MISS),
                       "%s, clip of %s: status %s, expected an attack", what, signals[k].name,
                       log.status[k] < 0 ? "none" : adv_live_clip_status_name(log.status[k]));
         }
