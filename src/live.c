@@ -179,7 +179,7 @@ struct adv_live {
     atomic_int cancel;       /* the running attack's cancel flag */
     atomic_int stop;
 
-    atomic_long periods, clips_ok, clips_failed, clips_miss, clips_clean, overflows, xruns;
+    atomic_long periods, clips_ok, clips_failed, clips_miss, clips_clean, clips_done, overflows, xruns;
 
     /* attack worker */
     adv_attack_ws *ws;
@@ -472,6 +472,7 @@ static void push_result(adv_live *e, pert_msg *m)
         if (atomic_load(&e->stop)) return;
         nap();
     }
+    atomic_fetch_add_explicit(&e->clips_done, 1, memory_order_release);
 }
 
 static int take_free_slot(adv_live *e)
@@ -674,7 +675,7 @@ static void flush_denormals(void)
 static void *attack_main(void *arg)
 {
     adv_live *e = arg;
-    lower_thread_priority(19);
+    if (!e->cfg.workers_keep_priority) lower_thread_priority(19);
     flush_denormals();
     adv_blas_set_threads(e->cfg.attack_threads);
     collector k;
@@ -712,7 +713,7 @@ static void classify_window(adv_live *e, int stream, long pos, uint64_t frame)
 static void *classify_main(void *arg)
 {
     adv_live *e = arg;
-    lower_thread_priority(10);
+    if (!e->cfg.workers_keep_priority) lower_thread_priority(10);
     flush_denormals();
     adv_blas_set_threads(1);
     long pos = 0, since = 0;
@@ -756,6 +757,7 @@ void adv_live_get_stats(const adv_live *e, adv_live_stats *s)
     s->clips_failed = atomic_load(&m->clips_failed);
     s->clips_miss = atomic_load(&m->clips_miss);
     s->clips_clean = atomic_load(&m->clips_clean);
+    s->clips_done = atomic_load_explicit(&m->clips_done, memory_order_acquire);
     s->ring_overflows = atomic_load(&m->overflows);
     s->xruns = atomic_load(&m->xruns);
 }

@@ -75,6 +75,9 @@ typedef struct {
     double ramp_ms;          /* raised-cosine fade of each perturbation at its clip's ends */
     int classify;            /* run the classifier worker (probability events) */
     int attack_threads;      /* OpenMP threads of the attack worker (the classifier uses 1) */
+    int workers_keep_priority;   /* 1: the workers keep the creating thread's priority instead of
+                                    yielding to the audio threads (nice 19 and 10); for tests that
+                                    wait for them on a busy machine */
 } adv_live_config;
 
 /* clip 3.7 s, budget 3 s, fixed clips, window 3.7 s, 10 Hz, 10 ms ramps, classifier on,
@@ -159,6 +162,8 @@ typedef struct {
     uint64_t frames;         /* processed by the audio thread */
     long periods;
     long clips_ok, clips_failed, clips_miss, clips_clean;   /* clean: already, silent, error */
+    long clips_done;         /* clips the attack worker has finished with (any status), in clip order;
+                                their results reach the audio thread at its next period */
     long ring_overflows;     /* frames or events a full ring could not take (should stay 0) */
     long xruns;
 } adv_live_stats;
