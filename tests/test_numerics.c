@@ -446,11 +446,9 @@ static void test_live_run(adv_model *m, int C, adv_live_method method, int bypas
     CHECK(e != NULL, "live: %s", adv_error());
     if (!e) return;
     const long N = adv_live_clip_frames(e), L = adv_live_latency(e), clips = N_SIGNALS + 2, n = clips * N + L + N;
-    float *x = calloc((size_t)n * C, sizeof(float)), *y = malloc(sizeof(float) * n * C), *seg = malloc(sizeof(float) * N * C);
-    for (long k = 0; k < clips; k++) {
-        make_signal(k < N_SIGNALS ? (int)k : N_SIGNALS, seg, N, C, LIVE_RATE);   /* N_SIGNALS: the plain tone */
-        memcpy(x + (size_t)k * N * C, seg, sizeof(float) * N * C);
-    }
+    float *x = calloc((size_t)n * C, sizeof(float)), *y = malloc(sizeof(float) * n * C);
+    for (long k = 0; k < clips; k++)   /* N_SIGNALS: the plain tone */
+        make_signal(k < N_SIGNALS ? (int)k : N_SIGNALS, x + (size_t)k * N * C, N, C, LIVE_RATE);
     live_log log;
     memset(&log, 0, sizeof log);
     for (int k = 0; k < 64; k++) log.status[k] = -1;
@@ -500,7 +498,6 @@ static void test_live_run(adv_model *m, int C, adv_live_method method, int bypas
     adv_live_free(e);
     free(x);
     free(y);
-    free(seg);
 }
 
 int main(void)
