@@ -22,6 +22,7 @@
 #include "testutil.h"
 #include "advinst/attack.h"
 #include "advinst/audio.h"
+#include "advinst/blas.h"
 #include "advinst/classifier.h"
 #include "advinst/error.h"
 #include "advinst/live.h"
@@ -503,6 +504,7 @@ static void test_live_run(adv_model *m, int C, adv_live_method method, int bypas
 int main(void)
 {
     dir = tu_scratch_dir("test_numerics");
+    adv_blas_set_threads(1);   /* one thread: steady on a machine busy with other tests */
     adv_model *m = adv_model_create_calibrated(3);
     CHECK(m != NULL, "model: %s", adv_error());
     if (!m) return tu_finish("test_numerics");
