@@ -351,10 +351,7 @@ static int validate(const adv_attack_ws *ws, const adv_attack_params *p, const f
                         ADV_N_CLASSES - 1, p->target);
     if (p->method == ADV_MSCW && !ws->ms)
         return adv_fail("mscw: the attack workspace was created without the multi-scale loss");
-    const size_t total = (size_t)ws->frames * ws->channels;
-    for (size_t i = 0; i < total; i++)
-        if (!isfinite(x[i])) return adv_fail("attack: the input has a NaN or infinite sample at frame %zu", i / ws->channels);
-    return 0;
+    return adv_audio_check_samples(x, ws->frames, ws->channels, "attack: the input");
 }
 
 int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x, int format, float *out,

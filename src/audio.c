@@ -20,6 +20,19 @@
 /* Initial buffer never trusts a header's frame count beyond this (corrupt or fuzzed input). */
 #define INITIAL_FRAMES_CAP ((sf_count_t)1 << 20)
 
+int adv_audio_check_samples(const float *x, long frames, int channels, const char *what)
+{
+    const size_t total = (size_t)frames * (size_t)channels;
+    for (size_t i = 0; i < total; i++) {
+        if (fabsf(x[i]) <= ADV_AUDIO_MAX_ABS) continue;   /* false for NaN */
+        if (!isfinite(x[i]))
+            return adv_fail("%s: contains NaN or infinite samples (first at frame %zu)", what, i / (size_t)channels);
+        return adv_fail("%s: sample magnitude %g at frame %zu is not audio (limit %g)", what, (double)x[i],
+                        i / (size_t)channels, (double)ADV_AUDIO_MAX_ABS);
+    }
+    return 0;
+}
+
 /* Decodes all of `sf` into `out`; closes `sf`. */
 static int read_all(SNDFILE *sf, const SF_INFO *info, const char *name, adv_audio *out)
 {
@@ -76,12 +89,9 @@ static int read_all(SNDFILE *sf, const SF_INFO *info, const char *name, adv_audi
         return adv_fail("%s: no audio (zero frames)", name);
     }
     size_t total = (size_t)n * ch;
-    for (size_t i = 0; i < total; i++) {
-        if (!isfinite(buf[i])) {
-            free(buf);
-            return adv_fail("%s: contains NaN or infinite samples (first at frame %zu)", name,
-                            i / (size_t)ch);
-        }
+    if (adv_audio_check_samples(buf, (long)n, ch, name) != 0) {
+        free(buf);
+        return -1;
     }
     if (n < cap) {
         float *nb = realloc(buf, total * sizeof *buf);

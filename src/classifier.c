@@ -103,6 +103,7 @@ void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwa
 
 int adv_classify_audio(adv_model *m, const adv_audio *a, float *logits)
 {
+    if (adv_audio_check_samples(a->samples, a->frames, a->channels, "classify: the audio") != 0) return -1;
     float *mono = malloc(sizeof(float) * (size_t)(a->frames > 0 ? a->frames : 1));
     if (!mono) return adv_fail("out of memory");
     adv_audio_mix_mono(a, mono);

@@ -7,6 +7,7 @@
 #include "advinst/error.h"
 #include "advinst/nn.h"
 #include <jack/ringbuffer.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -19,10 +20,11 @@
 #include <unistd.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #define CHUNK 4096            /* the audio thread works in chunks of at most this many frames */
-#define N_SLOTS 4             /* perturbation buffers in flight (computing, queued, playing) */
 #define N_SETTINGS (ADV_LIVE_N_READERS + 2)
 #define JOB_IDLE UINT64_MAX
 #define JOB_CANCEL_BIT (1ULL << 62)
@@ -162,26 +164,27 @@ struct adv_live {
     uint64_t dmask;
     uint64_t t;
     float gain;              /* perturbation gain, ramps to 0 in bypass */
-    pert_msg active[N_SLOTS];
+    pert_msg *active;        /* [n_slots] perturbations queued or playing */
     int n_active;
     float *scratch_in;       /* CHUNK x C interleaved input (to the attack ring) */
     float *scratch_mon;      /* CHUNK x 2 (input mono, output mono) */
     float *scratch_gain;     /* CHUNK */
 
     jack_ringbuffer_t *in_ring, *mon_ring, *pert_ring, *free_ring, *ev_audio, *ev_clf;
-    float *slot_buf[N_SLOTS];
+    int n_slots;             /* perturbation buffers (see slots_needed) */
+    float **slot_buf;
 
     _Atomic uint64_t t_pub;  /* frames processed, published by the audio thread */
     _Atomic uint64_t job;    /* deadline of the running attack | JOB_CANCEL_BIT, or JOB_IDLE */
     atomic_int cancel;       /* the running attack's cancel flag */
     atomic_int stop;
 
-    atomic_long periods, clips_ok, clips_failed, clips_miss, clips_clean, overflows, xruns;
+    atomic_long periods, clips_ok, clips_failed, clips_miss, clips_clean, clips_done, overflows, xruns;
 
     /* attack worker */
     adv_attack_ws *ws;
     float *clip_buf, *adv_buf, *block_buf;
-    int free_slots[N_SLOTS], n_free;
+    int *free_slots, n_free;
     /* classifier worker */
     adv_classifier *clf;
     float *win[2], *lin, *pairs;
@@ -314,7 +317,7 @@ static void take_perturbations(adv_live *e, int64_t u0)
     pert_msg m;
     while (ring_read(e->pert_ring, &m, sizeof m) == 0) {
         if (m.slot < 0) { emit_clip(e, &m); continue; }
-        if ((int64_t)m.start < u0 || e->n_active == N_SLOTS) {
+        if ((int64_t)m.start < u0 || e->n_active == e->n_slots) {
             m.status = ADV_LIVE_CLIP_MISS;
             m.snr_db = INFINITY;
             m.after_class = m.before_class;
@@ -336,6 +339,17 @@ static inline float ramp_weight(const adv_live *e, long k, long n)
     return 1.0f;
 }
 
+/* An input sample as the engine uses it: NaN and +-Inf -> 0 (a glitch must not become a full-scale
+ * click), denormals -> 0 (inaudible, and slow to compute with on many CPUs), the rest clamped to
+ * [-1, 1] (the output never leaves it). */
+static inline float sanitise(float x)
+{
+    if (!isfinite(x) || fabsf(x) < FLT_MIN) return 0.0f;
+    if (x > 1.0f) return 1.0f;
+    if (x < -1.0f) return -1.0f;
+    return x;
+}
+
 static void process_chunk(adv_live *e, const float *const *in, float *const *out, uint32_t off, uint32_t nf,
                           int bypass)
 {
@@ -347,8 +361,7 @@ static void process_chunk(adv_live *e, const float *const *in, float *const *out
     for (uint32_t i = 0; i < nf; i++) {
         float mono = 0;
         for (int c = 0; c < C; c++) {
-            float x = in[c][off + i];
-            if (!isfinite(x)) x = 0;
+            const float x = sanitise(in[c][off + i]);
             e->delay[c][(t0 + i) & e->dmask] = x;
             e->scratch_in[(size_t)i * C + c] = x;
             mono += x;
@@ -459,6 +472,7 @@ static void push_result(adv_live *e, pert_msg *m)
         if (atomic_load(&e->stop)) return;
         nap();
     }
+    atomic_fetch_add_explicit(&e->clips_done, 1, memory_order_release);
 }
 
 static int take_free_slot(adv_live *e)
@@ -643,10 +657,26 @@ static void lower_thread_priority(int nice_value)
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice_value);
 }
 
+/* Flush-to-zero and denormals-are-zero for the calling thread (and the OpenMP team it starts
+ * later, which inherits the mode): the workers must keep their deadlines whatever the signal, and
+ * values below 1.2e-38 matter to no decision they make. Only the live workers run this way; offline
+ * attacks keep IEEE gradual underflow (exact gradients). */
+static void flush_denormals(void)
+{
+#if defined(__SSE__)
+    _mm_setcsr(_mm_getcsr() | 0x8040);   /* FTZ (bit 15) | DAZ (bit 6) */
+#elif defined(__aarch64__)
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    __asm__ volatile("msr fpcr, %0" : : "r"(fpcr | (1ULL << 24)));   /* FZ */
+#endif
+}
+
 static void *attack_main(void *arg)
 {
     adv_live *e = arg;
-    lower_thread_priority(19);
+    if (!e->cfg.workers_keep_priority) lower_thread_priority(19);
+    flush_denormals();
     adv_blas_set_threads(e->cfg.attack_threads);
     collector k;
     memset(&k, 0, sizeof k);
@@ -683,7 +713,8 @@ static void classify_window(adv_live *e, int stream, long pos, uint64_t frame)
 static void *classify_main(void *arg)
 {
     adv_live *e = arg;
-    lower_thread_priority(10);
+    if (!e->cfg.workers_keep_priority) lower_thread_priority(10);
+    flush_denormals();
     adv_blas_set_threads(1);
     long pos = 0, since = 0;
     uint64_t frames = 0;
@@ -726,6 +757,7 @@ void adv_live_get_stats(const adv_live *e, adv_live_stats *s)
     s->clips_failed = atomic_load(&m->clips_failed);
     s->clips_miss = atomic_load(&m->clips_miss);
     s->clips_clean = atomic_load(&m->clips_clean);
+    s->clips_done = atomic_load_explicit(&m->clips_done, memory_order_acquire);
     s->ring_overflows = atomic_load(&m->overflows);
     s->xruns = atomic_load(&m->xruns);
 }
@@ -741,12 +773,24 @@ adv_model *adv_live_random_model(uint64_t seed)
 
 /* ---- life cycle ---- */
 
-static float *zalloc(size_t n)
+static void *zalloc_bytes(size_t bytes)
 {
     /* zeroed and touched now, so the audio thread never page-faults on first use */
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    if (p) memset(p, 0, sizeof(float) * (n ? n : 1));
+    void *p = malloc(bytes ? bytes : 1);
+    if (p) memset(p, 0, bytes ? bytes : 1);
     return p;
+}
+
+static float *zalloc(size_t n) { return zalloc_bytes(sizeof(float) * n); }
+
+/* Perturbation buffers the engine needs: a clip's buffer is taken when its attack ends (after the
+ * clip is complete) and handed back when the clip has played out, L frames after its end, so the
+ * clips ending within any L + CHUNK frames hold one each; clips are at least N frames long (onset
+ * clips N / 2). One more for the clip whose attack is finishing. */
+static int slots_needed(const adv_live *e)
+{
+    const long shortest = e->cfg.onset_clips ? e->N / 2 : e->N;
+    return (int)((e->L + CHUNK + shortest - 1) / shortest) + 2;
 }
 
 static jack_ringbuffer_t *ring(size_t bytes)
@@ -767,7 +811,10 @@ void adv_live_free(adv_live *e)
     if (e->attack_started) pthread_join(e->attack_thread, NULL);
     if (e->classify_started) pthread_join(e->classify_thread, NULL);
     for (int c = 0; c < ADV_LIVE_MAX_CHANNELS; c++) free(e->delay[c]);
-    for (int s = 0; s < N_SLOTS; s++) free(e->slot_buf[s]);
+    for (int s = 0; s < e->n_slots && e->slot_buf; s++) free(e->slot_buf[s]);
+    free(e->slot_buf);
+    free(e->free_slots);
+    free(e->active);
     jack_ringbuffer_t *rings[] = {e->in_ring, e->mon_ring, e->pert_ring, e->free_ring, e->ev_audio, e->ev_clf};
     for (size_t i = 0; i < sizeof rings / sizeof rings[0]; i++)
         if (rings[i]) jack_ringbuffer_free(rings[i]);
@@ -835,8 +882,13 @@ adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_li
     e->dmask = d - 1;
     int ok = e->ramp_tbl != NULL;
     for (int c = 0; c < C; c++) ok = ok && (e->delay[c] = zalloc(d));
-    for (int s = 0; s < N_SLOTS; s++) {
-        ok = ok && (e->slot_buf[s] = zalloc((size_t)e->N * C));
+    e->n_slots = slots_needed(e);
+    e->slot_buf = zalloc_bytes(sizeof *e->slot_buf * (size_t)e->n_slots);
+    e->free_slots = zalloc_bytes(sizeof *e->free_slots * (size_t)e->n_slots);
+    e->active = zalloc_bytes(sizeof *e->active * (size_t)e->n_slots);
+    ok = ok && e->slot_buf && e->free_slots && e->active;
+    for (int s = 0; ok && s < e->n_slots; s++) {
+        ok = (e->slot_buf[s] = zalloc((size_t)e->N * C)) != NULL;
         e->free_slots[e->n_free++] = s;
     }
     ok = ok && (e->scratch_in = zalloc((size_t)CHUNK * C)) && (e->scratch_mon = zalloc(2 * CHUNK)) &&
@@ -846,7 +898,7 @@ adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_li
     /* the attack ring holds what arrives while a clip is being attacked, plus a second of slack */
     size_t in_bytes = (size_t)(e->L + e->N + 2 * CHUNK + R) * (sizeof(float) * C + sizeof(block_hdr));
     ok = ok && (e->in_ring = ring(in_bytes)) && (e->pert_ring = ring(32 * sizeof(pert_msg))) &&
-         (e->free_ring = ring(4 * N_SLOTS * sizeof(int))) && (e->ev_audio = ring(64 * sizeof(adv_live_event))) &&
+         (e->free_ring = ring(4 * (size_t)e->n_slots * sizeof(int))) && (e->ev_audio = ring(64 * sizeof(adv_live_event))) &&
          (e->ev_clf = ring(64 * sizeof(adv_live_event)));
     if (cfg->classify)
         ok = ok && (e->mon_ring = ring((size_t)(2 * R + e->hop + CHUNK) * 2 * sizeof(float))) &&

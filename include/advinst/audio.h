@@ -12,8 +12,19 @@ typedef struct {
     int format;       /* libsndfile SF_FORMAT_* (major | subtype) of the source, or of what to write */
 } adv_audio;
 
-/* Reads a whole file. Fails (adv_error) on a missing, unreadable, empty or non-finite file:
- * NaN/Inf samples are an error, not silently passed on. */
+/* Largest sample magnitude taken as audio: 1e6, 120 dB above full scale. Float data may exceed
+ * [-1, 1] (over-range is legal in float files) and is used as it is up to this; beyond it the data
+ * is not audio (a corrupt or mislabelled file) and the front end's power
+ * spectrum would overflow to infinity. */
+#define ADV_AUDIO_MAX_ABS 1e6f
+
+/* 0 if every sample of x[frames * channels] is finite and within +-ADV_AUDIO_MAX_ABS; else -1 with
+ * adv_error "<what>: contains NaN or infinite samples (first at frame F)" or "<what>: sample
+ * magnitude M at frame F is not audio (limit 1e+06)". */
+int adv_audio_check_samples(const float *x, long frames, int channels, const char *what);
+
+/* Reads a whole file. Fails (adv_error) on a missing, unreadable or empty file, and on one whose
+ * samples fail adv_audio_check_samples: NaN/Inf are an error, not silently passed on. */
 int adv_audio_read(const char *path, adv_audio *out);
 
 /* Same, from a file image in memory (libsndfile virtual I/O); `name` is used in messages. */

@@ -18,12 +18,14 @@ void adv_classifier_free(adv_classifier *c);
 long adv_classifier_samples(const adv_classifier *c);
 int adv_classifier_rate(const adv_classifier *c);
 
-/* logits[12] of wave[n_samples] (evaluation mode). Keeps what backward needs. */
+/* logits[12] of wave[n_samples] (evaluation mode). Keeps what backward needs. The samples must
+ * pass adv_audio_check_samples (callers check once per clip; NaN in would give NaN out). */
 void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits);
 /* gwave[n_samples] = d loss / d wave given glogits[12] = d loss / d logits, for the last forward. */
 void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave);
 
-/* Convenience for programs: classifies a whole file's audio (mono mix). Fails on too-short audio. */
+/* Convenience for programs: classifies a whole file's audio (mono mix). Fails on too-short audio
+ * and on samples adv_audio_check_samples refuses (NaN, Inf, beyond ADV_AUDIO_MAX_ABS). */
 int adv_classify_audio(adv_model *m, const adv_audio *a, float *logits);
 
 /* Access for tests: the front end and 16 kHz signal of the last forward. */

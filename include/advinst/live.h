@@ -17,9 +17,12 @@
  * (adv_live_latency; output(t) = input(t - L) + perturbation). A perturbation that reaches the
  * audio thread after s + L is dropped (the clip plays clean) and counted as a miss; the audio
  * thread also raises the attack's cancel flag once the deadline is reached. Perturbations are
- * faded in and out over a short raised-cosine ramp at both ends of their clip, the perturbed output
- * is clamped to [-1, 1], and non-finite input samples are replaced by 0. Frames with no
- * perturbation (method off, no target, bypass, miss) are the delayed input, bit for bit.
+ * faded in and out over a short raised-cosine ramp at both ends of their clip and the perturbed
+ * output is clamped to [-1, 1]. Input samples are sanitised on arrival: NaN, +-Inf and denormals
+ * become 0, the rest is clamped to [-1, 1]; so no output sample is ever NaN or outside [-1, 1].
+ * Frames with no perturbation (method off, no target, bypass, miss, silent clip) are the delayed
+ * sanitised input, bit for bit (the input itself when it is finite, normal and within [-1, 1]).
+ * The worker threads run with denormals flushed to zero (FTZ/DAZ), so no signal slows them down.
  *
  * Settings are published as whole versioned structs swapped by pointer (hazard-pointer RCU):
  * readers always get a consistent copy, and the attack worker takes one per clip. */
@@ -72,6 +75,9 @@ typedef struct {
     double ramp_ms;          /* raised-cosine fade of each perturbation at its clip's ends */
     int classify;            /* run the classifier worker (probability events) */
     int attack_threads;      /* OpenMP threads of the attack worker (the classifier uses 1) */
+    int workers_keep_priority;   /* 1: the workers keep the creating thread's priority instead of
+                                    yielding to the audio threads (nice 19 and 10); for tests that
+                                    wait for them on a busy machine */
 } adv_live_config;
 
 /* clip 3.7 s, budget 3 s, fixed clips, window 3.7 s, 10 Hz, 10 ms ramps, classifier on,
@@ -156,6 +162,8 @@ typedef struct {
     uint64_t frames;         /* processed by the audio thread */
     long periods;
     long clips_ok, clips_failed, clips_miss, clips_clean;   /* clean: already, silent, error */
+    long clips_done;         /* clips the attack worker has finished with (any status), in clip order;
+                                their results reach the audio thread at its next period */
     long ring_overflows;     /* frames or events a full ring could not take (should stay 0) */
     long xruns;
 } adv_live_stats;
