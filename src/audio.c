@@ -83,6 +83,12 @@ static int read_all(SNDFILE *sf, const SF_INFO *info, const char *name, adv_audi
             return adv_fail("%s: contains NaN or infinite samples (first at frame %zu)", name,
                             i / (size_t)ch);
         }
+        if (fabsf(buf[i]) > ADV_AUDIO_MAX_ABS) {
+            double v = buf[i];
+            free(buf);
+            return adv_fail("%s: sample %g at frame %zu is far beyond full scale (more than %g): not audio",
+                            name, v, i / (size_t)ch, ADV_AUDIO_MAX_ABS);
+        }
     }
     if (n < cap) {
         float *nb = realloc(buf, total * sizeof *buf);

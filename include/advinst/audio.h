@@ -11,8 +11,12 @@ typedef struct {
     int format;       /* libsndfile SF_FORMAT_* (major | subtype) of the source, or of what to write */
 } adv_audio;
 
+/* Largest sample magnitude read (60 dB over full scale). Float files can hold any value; beyond
+ * this it is not sound, and sums over such samples (mix, resampler, spectra) overflow to inf. */
+#define ADV_AUDIO_MAX_ABS 1000.0f
+
 /* Reads a whole file. Fails (adv_error) on a missing, unreadable, empty or non-finite file:
- * NaN/Inf samples are an error, not silently passed on. */
+ * NaN/Inf samples and samples beyond +-ADV_AUDIO_MAX_ABS are an error, not silently passed on. */
 int adv_audio_read(const char *path, adv_audio *out);
 
 /* Same, from a file image in memory (libsndfile virtual I/O); `name` is used in messages. */
