@@ -3,6 +3,7 @@
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --full     also the large soundfonts and tools for the full data-set render
 #   scripts/install-deps.sh --reference  also python3-torch/torchaudio for tests/reference and bench
+#   scripts/install-deps.sh --fuzz     also clang with libFuzzer, sanitizer runtimes and libomp (scripts/fuzz.sh)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libfftw3-dev libopenblas-dev libsndfile1-dev
       libjack-jackd2-dev jackd2 liblo-dev liblo-tools libcjson-dev libinih-dev libcairo2-dev
@@ -12,6 +13,7 @@ for arg in "$@"; do
   case "$arg" in
     --full) pkgs+=(fluid-soundfont-gm musescore-general-soundfont hydrogen-drumkits espeak-ng) ;;
     --reference) pkgs+=(python3-torch python3-torchaudio python3-numpy) ;;
+    --fuzz) pkgs+=(clang libclang-rt-dev libomp-dev) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -188,6 +188,14 @@ int adv_dataset_load_csv(const char *csv_path, const char *audio_dir, adv_datase
     adv_dataset_init(ds);
     FILE *f = fopen(csv_path, "r");
     if (!f) return adv_fail("%s: cannot open: %s", csv_path, strerror(errno));
+    int rc = adv_dataset_read_csv(f, csv_path, audio_dir, ds);
+    fclose(f);
+    return rc;
+}
+
+int adv_dataset_read_csv(FILE *f, const char *csv_path, const char *audio_dir, adv_dataset *ds)
+{
+    adv_dataset_init(ds);
     strset seen = {0};
     char *line = NULL, *path = NULL;
     size_t cap = 0;
@@ -261,7 +269,6 @@ done:
     free(seen.slot);
     free(line);
     free(path);
-    fclose(f);
     if (rc < 0) adv_dataset_free(ds);
     return rc;
 }
@@ -283,6 +290,21 @@ int adv_dataset_load(const char *dir, adv_dataset *ds)
     return rc;
 }
 
+/* One CSV field, quoted (RFC 4180) when it holds a comma or a quote, so split_csv reads it back. */
+static void write_csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 int adv_dataset_write_labels(const char *csv_path, const adv_dataset *ds)
 {
     adv_outfile *out = adv_outfile_open(csv_path, ADV_OUTFILE_REPLACE);
@@ -290,9 +312,11 @@ int adv_dataset_write_labels(const char *csv_path, const adv_dataset *ds)
     FILE *f = adv_outfile_stream(out);
     if (f) {
         fputs("fname,label,split\n", f);
-        for (long i = 0; i < ds->count; i++)
-            fprintf(f, "%s,%s,%s\n", ds->entries[i].fname, adv_class_names[ds->entries[i].label],
+        for (long i = 0; i < ds->count; i++) {
+            write_csv_field(f, ds->entries[i].fname);
+            fprintf(f, ",%s,%s\n", adv_class_names[ds->entries[i].label],
                     ds->entries[i].split == ADV_SPLIT_TRAIN ? "train" : "valid");
+        }
     }
     return adv_outfile_commit(out);   /* fails after any write error */
 }
@@ -442,6 +466,15 @@ int adv_fsd_parse_csv(const char *csv_path, adv_fsd_clip **clips_out, long *coun
     *count_out = 0;
     FILE *f = fopen(csv_path, "r");
     if (!f) return adv_fail("%s: cannot open: %s", csv_path, strerror(errno));
+    int rc = adv_fsd_read_csv(f, csv_path, clips_out, count_out);
+    fclose(f);
+    return rc;
+}
+
+int adv_fsd_read_csv(FILE *f, const char *csv_path, adv_fsd_clip **clips_out, long *count_out)
+{
+    *clips_out = NULL;
+    *count_out = 0;
     enum { MAXF = 64 };
     char *line = NULL, *fld[MAXF];
     size_t cap = 0;
@@ -506,7 +539,6 @@ done:
     free(names);
     free(seen.slot);
     free(line);
-    fclose(f);
     if (rc < 0) { adv_fsd_clips_free(clips, n); return -1; }
     *clips_out = clips;
     *count_out = n;

@@ -80,34 +80,55 @@ void adv_live_settings_default(adv_live_settings *s)
     s->max_iter = 1000;
 }
 
+/* A preset value within the range the live engine (and OSC) accepts, else an error. */
+static int live_range(const adv_preset *p, const char *key, double v, double lo, int lo_open, double hi)
+{
+    if (strcmp(key, "max_iter")) v = (float)v;   /* the settings hold floats: 1e-50 is 0 there */
+    if (v > hi || (lo_open ? v <= lo : v < lo))
+        return adv_fail("preset %s: %s = %g is outside the live range %s%g, %g]", p->name, key, v, lo_open ? "(" : "[",
+                        lo, hi);
+    return 0;
+}
+
+int adv_live_settings_from_preset(adv_live_settings *s, const adv_model *m, const adv_preset *p)
+{
+    adv_live_settings n = *s;
+    if (p->has & ADV_PRESET_HAS_METHOD) {
+        if (p->method == ADV_CW) n.method = ADV_LIVE_CW;
+        else if (p->method == ADV_MSCW) n.method = ADV_LIVE_MSCW;
+        else return adv_fail("preset %s: method %s is not a live method (cw, mscw)", p->name,
+                             adv_attack_method_name(p->method));
+    }
+    if ((p->has & ADV_PRESET_HAS_EPS) && live_range(p, "eps", p->eps, 0, 1, 1) != 0) return -1;
+    if ((p->has & ADV_PRESET_HAS_ALPHA) && live_range(p, "alpha", p->alpha, 0, 0, ADV_LIVE_MAX_ALPHA) != 0) return -1;
+    if ((p->has & ADV_PRESET_HAS_LR) && live_range(p, "lr", p->lr, 0, 1, 1) != 0) return -1;
+    if ((p->has & ADV_PRESET_HAS_MAX_ITER) && live_range(p, "max_iter", (double)p->max_iter, 1, 0, ADV_LIVE_MAX_ITER) != 0)
+        return -1;
+    if ((p->has & ADV_PRESET_HAS_CONFIDENCE) && live_range(p, "confidence", p->confidence, 0, 0, 1) != 0) return -1;
+    if (p->has & ADV_PRESET_HAS_EPS) n.eps = (float)p->eps;
+    if (p->has & ADV_PRESET_HAS_ALPHA) n.alpha = (float)p->alpha;
+    if (p->has & ADV_PRESET_HAS_LR) n.lr = (float)p->lr;
+    if (p->has & ADV_PRESET_HAS_MAX_ITER) n.max_iter = p->max_iter;
+    if (p->has & ADV_PRESET_HAS_CONFIDENCE) n.confidence = (float)p->confidence;
+    if ((p->has & ADV_PRESET_HAS_TARGET) && p->target[0]) {
+        if (!strcasecmp(p->target, "random")) n.target = ADV_LIVE_TARGET_RANDOM;
+        else if (!strcasecmp(p->target, "none")) n.target = ADV_LIVE_TARGET_NONE;
+        else {
+            int k = adv_model_class_index(m, p->target);
+            if (k < 0) return adv_fail("preset %s: unknown target class \"%s\"", p->name, p->target);
+            n.target = k;
+        }
+    }
+    snprintf(n.preset, sizeof n.preset, "%s", p->name);
+    *s = n;
+    return 0;
+}
+
 int adv_live_settings_apply_preset(adv_live_settings *s, const adv_model *m, const char *name)
 {
     adv_preset p;
     if (adv_preset_load(name, &p) != 0) return -1;
-    adv_live_settings n = *s;
-    if (p.has & ADV_PRESET_HAS_METHOD) {
-        if (p.method == ADV_CW) n.method = ADV_LIVE_CW;
-        else if (p.method == ADV_MSCW) n.method = ADV_LIVE_MSCW;
-        else return adv_fail("preset %s: method %s is not a live method (cw, mscw)", p.name,
-                             adv_attack_method_name(p.method));
-    }
-    if (p.has & ADV_PRESET_HAS_EPS) n.eps = (float)p.eps;
-    if (p.has & ADV_PRESET_HAS_ALPHA) n.alpha = (float)p.alpha;
-    if (p.has & ADV_PRESET_HAS_LR) n.lr = (float)p.lr;
-    if (p.has & ADV_PRESET_HAS_MAX_ITER) n.max_iter = p.max_iter;
-    if (p.has & ADV_PRESET_HAS_CONFIDENCE) n.confidence = (float)p.confidence;
-    if ((p.has & ADV_PRESET_HAS_TARGET) && p.target[0]) {
-        if (!strcasecmp(p.target, "random")) n.target = ADV_LIVE_TARGET_RANDOM;
-        else if (!strcasecmp(p.target, "none")) n.target = ADV_LIVE_TARGET_NONE;
-        else {
-            int k = adv_model_class_index(m, p.target);
-            if (k < 0) return adv_fail("preset %s: unknown target class \"%s\"", p.name, p.target);
-            n.target = k;
-        }
-    }
-    snprintf(n.preset, sizeof n.preset, "%s", p.name);
-    *s = n;
-    return 0;
+    return adv_live_settings_from_preset(s, m, &p);
 }
 
 void adv_live_config_default(adv_live_config *c, int rate, int channels)

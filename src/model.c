@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 const char *const adv_default_classes[ADV_N_CLASSES] = {
@@ -57,11 +58,9 @@ int adv_model_class_index(const adv_model *m, const char *name)
 
 static size_t conv_wcount(const adv_conv *c) { return (size_t)c->cout * c->cin * c->k * c->k; }
 
-/* Empty model: shapes set, parameter/gradient blocks and BN buffers allocated (zeroed). */
-static adv_model *model_alloc(void)
+/* Sets the layer shapes of a zeroed model and its parameter count (nothing allocated). */
+static void model_dims(adv_model *m)
 {
-    adv_model *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
     size_t n = 0;
     for (int i = 0; i < ADV_N_CONV; i++) {
         adv_conv *c = &m->conv[i];
@@ -77,6 +76,15 @@ static adv_model *model_alloc(void)
         n += 2 * (size_t)m->bn[i].c;
     }
     m->n_params = n;
+}
+
+/* Empty model: shapes set, parameter/gradient blocks and BN buffers allocated (zeroed). */
+static adv_model *model_alloc(void)
+{
+    adv_model *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    model_dims(m);
+    size_t n = m->n_params;
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
     m->param_block = aligned_alloc(64, bytes);
     m->grad_block = aligned_alloc(64, bytes);
@@ -349,6 +357,13 @@ static int parse_classes(const char *file, const char *list, adv_model *m)
             if ((unsigned char)*q < 32) return adv_fail("%s: metadata 'classes' has a control character", file);
         memset(m->classes[i], 0, ADV_CLASS_NAME_MAX);
         memcpy(m->classes[i], p, len);
+        /* a target names a class, an index, "none" or "random": a class must not look like the others */
+        if (strspn(m->classes[i], "0123456789") == len || !strcasecmp(m->classes[i], "none") ||
+            !strcasecmp(m->classes[i], "random")) {
+            char pb[64];
+            return adv_fail("%s: metadata 'classes': name %d '%s' is reserved (a class index, none or random)", file, i,
+                            printable(m->classes[i], pb));
+        }
         if (i < ADV_N_CLASSES - 1 && !comma)
             return adv_fail("%s: metadata 'classes' has %d names, expected %d", file, i + 1, ADV_N_CLASSES);
         if (i == ADV_N_CLASSES - 1 && comma)
@@ -364,12 +379,10 @@ static int parse_classes(const char *file, const char *list, adv_model *m)
     return 0;
 }
 
-/* Checks st against the expected tensor table and fills m. Tensors whose names start with
- * ignore_prefix (if not NULL) belong to someone else (e.g. a checkpoint's optimiser state). */
-static int model_from_st(const char *file, const adv_st *st, adv_model *m, const char *ignore_prefix)
+/* Checks the names, dtypes and shapes of st against the tensor table. Tensors whose names start
+ * with ignore_prefix (if not NULL) belong to someone else (e.g. a checkpoint's optimiser state). */
+static int check_structure(const char *file, const adv_st *st, const tensor_slot *table, const char *ignore_prefix)
 {
-    tensor_slot table[N_SLOTS];
-    tensor_table(m, table);
     char pb[64];
     for (int i = 0; i < st->count; i++) {
         if (ignore_prefix && !strncmp(st->tensors[i].name, ignore_prefix, strlen(ignore_prefix))) continue;
@@ -392,6 +405,20 @@ static int model_from_st(const char *file, const adv_st *st, adv_model *m, const
             format_shape(want, sizeof want, s->ndim, s->shape);
             return adv_fail("%s: tensor '%s' has shape %s, expected %s", file, s->name, got, want);
         }
+    }
+    return 0;
+}
+
+/* Checks st (structure, then values and metadata) and fills m. */
+static int model_from_st(const char *file, const adv_st *st, adv_model *m, const char *ignore_prefix)
+{
+    tensor_slot table[N_SLOTS];
+    tensor_table(m, table);
+    char pb[64];
+    if (check_structure(file, st, table, ignore_prefix) != 0) return -1;
+    for (int j = 0; j < N_SLOTS; j++) {
+        const tensor_slot *s = &table[j];
+        const adv_tensor *t = adv_st_find(st, s->name);
         if (s->dtype == ADV_DTYPE_I64) {
             int64_t v;
             memcpy(&v, t->data, sizeof v);
@@ -425,13 +452,7 @@ static int model_from_st(const char *file, const adv_st *st, adv_model *m, const
 
 static adv_model *model_from_parsed(const char *file, adv_st *st)
 {
-    adv_model *m = model_alloc();
-    if (!m) {
-        adv_fail("%s: out of memory", file);
-    } else if (model_from_st(file, st, m, NULL) != 0) {
-        adv_model_free(m);
-        m = NULL;
-    }
+    adv_model *m = adv_model_from_st(file, st, NULL);
     adv_st_free(st);
     return m;
 }
@@ -453,6 +474,13 @@ adv_model *adv_model_load_memory(const void *image, size_t size, const char *nam
 
 adv_model *adv_model_from_st(const char *file, const adv_st *st, const char *ignore_prefix)
 {
+    /* a file of the wrong structure is refused before the parameters (6 MB) are allocated */
+    adv_model shape;
+    memset(&shape, 0, sizeof shape);
+    model_dims(&shape);
+    tensor_slot table[N_SLOTS];
+    tensor_table(&shape, table);
+    if (check_structure(file, st, table, ignore_prefix) != 0) return NULL;
     adv_model *m = model_alloc();
     if (!m) {
         adv_fail("%s: out of memory", file);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define NS "/advinst/"
 #define MAX_SUBSCRIBERS 16
@@ -60,6 +61,9 @@ static adv_osc_action refuse(adv_osc_reply *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r->error, sizeof r->error, fmt, ap);
     va_end(ap);
+    /* the message quotes what the sender sent: keep it one printable line */
+    for (char *c = r->error; *c; c++)
+        if ((unsigned char)*c < 32 || *c == 127) *c = '?';
     return ADV_OSC_ERROR;
 }
 
@@ -111,13 +115,13 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
         return ADV_OSC_CHANGED;
     }
     if (!strcmp(a, "step")) return take_float(path, types, argv, 0, 1, 1, &next->lr, r);
-    if (!strcmp(a, "alpha")) return take_float(path, types, argv, 0, 1e6, 0, &next->alpha, r);
+    if (!strcmp(a, "alpha")) return take_float(path, types, argv, 0, ADV_LIVE_MAX_ALPHA, 0, &next->alpha, r);
     if (!strcmp(a, "eps")) return take_float(path, types, argv, 0, 1, 1, &next->eps, r);
     if (!strcmp(a, "confidence")) return take_float(path, types, argv, 0, 1, 0, &next->confidence, r);
     if (!strcmp(a, "iterations")) {
         if (!types_are(types, "i")) return refuse(r, "%s takes one int (got \"%s\")", path, types);
-        if (arg_i(argv[0]) < 1 || arg_i(argv[0]) > 1000000)
-            return refuse(r, "%s: %d is not in 1..1000000", path, arg_i(argv[0]));
+        if (arg_i(argv[0]) < 1 || arg_i(argv[0]) > ADV_LIVE_MAX_ITER)
+            return refuse(r, "%s: %d is not in 1..%d", path, arg_i(argv[0]), ADV_LIVE_MAX_ITER);
         next->max_iter = arg_i(argv[0]);
         return ADV_OSC_CHANGED;
     }
@@ -130,7 +134,9 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
     if (!strcmp(a, "preset")) {
         if (!types_are(types, "s")) return refuse(r, "%s takes one string (got \"%s\")", path, types);
         const char *name = arg_s(argv[0]);
-        if (!*name || strchr(name, '/') || strlen(name) >= ADV_PRESET_NAME_MAX || !strcmp(name, ".."))
+        /* a name only: a path (or NAME.ini, which adv_preset_load takes for a path) would read any
+         * file relative to the working directory */
+        if (!adv_preset_is_name(name))
             return refuse(r, "%s: \"%.64s\" is not a preset name", path, name);
         if (adv_live_settings_apply_preset(next, m, name) != 0) {
             *next = *cur;
@@ -191,9 +197,31 @@ struct adv_osc {
     int n_subs;
 };
 
+/* liblo's error handler: one line per error, but at most one a second (any sender can make every
+ * datagram an error; the rest are counted and reported with the next line). */
 static void lo_error(int num, const char *msg, const char *where)
 {
-    fprintf(stderr, "advinst live: OSC error %d: %s%s%s\n", num, msg ? msg : "", where ? " at " : "", where ? where : "");
+    static double last = -1e9;
+    static long suppressed;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    if (now - last < 1.0) {
+        suppressed++;
+        return;
+    }
+    last = now;
+    char more[64] = "";
+    if (suppressed) snprintf(more, sizeof more, " (and %ld more errors)", suppressed);
+    suppressed = 0;
+    char where_text[80] = "";
+    if (where) {
+        /* `where` may be a path from the network: printable characters only */
+        snprintf(where_text, sizeof where_text, " at %.64s", where);
+        for (char *c = where_text; *c; c++)
+            if ((unsigned char)*c < 32 || *c == 127) *c = '?';
+    }
+    fprintf(stderr, "advinst live: OSC error %d: %s%s%s\n", num, msg ? msg : "", where_text, more);
 }
 
 int adv_osc_port(const adv_osc *o) { return lo_server_get_port(o->server); }
@@ -333,6 +361,9 @@ adv_osc *adv_osc_open(const char *port, const adv_model *m, const adv_live_setti
         adv_fail("cannot listen for OSC on UDP port %s (in use?)", port ? port : "(any)");
         return NULL;
     }
+    /* Bundle elements apply on arrival: a bundle time-tagged in the future would otherwise wait in
+     * liblo's queue, which any sender could grow without bound. */
+    lo_server_enable_queue(o->server, 0, 1);
     lo_server_add_method(o->server, NULL, NULL, on_message, o);
     return o;
 }
@@ -343,6 +374,17 @@ void adv_osc_close(adv_osc *o)
     for (int i = 0; i < o->n_subs; i++) lo_address_free(o->subs[i]);
     lo_server_free(o->server);
     free(o);
+}
+
+int adv_osc_dispatch(adv_osc *o, const void *data, size_t size)
+{
+    if (!data || size == 0 || size > 65536) return adv_fail("malformed OSC packet (%zu bytes)", size);
+    void *copy = malloc(size);   /* liblo converts byte order in place */
+    if (!copy) return adv_fail("out of memory");
+    memcpy(copy, data, size);
+    int rc = lo_server_dispatch_data(o->server, copy, size);
+    free(copy);
+    return rc < 0 ? adv_fail("malformed OSC packet") : 0;
 }
 
 int adv_osc_poll(adv_osc *o, int timeout_ms)

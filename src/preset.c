@@ -71,6 +71,7 @@ const char *adv_preset_names(char *buf, size_t size)
 typedef struct {
     adv_preset *p;
     char error[512];   /* the first problem; inih gives its line */
+    int described;     /* description seen */
 } parse_ctx;
 
 static int parse_number(const char *v, double *out)
@@ -84,6 +85,14 @@ static int parse_number(const char *v, double *out)
     return 0;
 }
 
+/* A key given twice (or continued on an indented line, which inih hands over as a second value)
+ * is refused rather than silently taking the last value. */
+static int duplicate(parse_ctx *c, const char *key)
+{
+    snprintf(c->error, sizeof c->error, "'%s' is given more than once", key);
+    return 0;
+}
+
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
     parse_ctx *c = user;
@@ -91,6 +100,8 @@ static int on_entry(void *user, const char *section, const char *key, const char
     if (c->error[0]) return 0;
     if (!strcasecmp(section, "preset")) {
         if (!strcasecmp(key, "description")) {
+            if (c->described) return duplicate(c, key);
+            c->described = 1;
             snprintf(p->description, sizeof p->description, "%s", value);
             return 1;
         }
@@ -106,6 +117,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
         return 0;
     }
     if (!strcasecmp(key, "method")) {
+        if (p->has & ADV_PRESET_HAS_METHOD) return duplicate(c, key);
         int m = adv_attack_method_parse(value);
         if (m < 0) {
             snprintf(c->error, sizeof c->error, "unknown method '%s' (valid: fgsm, pgdn, cw, mscw)", value);
@@ -116,6 +128,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
         return 1;
     }
     if (!strcasecmp(key, "target")) {
+        if (p->has & ADV_PRESET_HAS_TARGET) return duplicate(c, key);
         if (!*value || strlen(value) >= sizeof p->target) {
             snprintf(c->error, sizeof c->error, "bad target '%s'", value);
             return 0;
@@ -134,12 +147,19 @@ static int on_entry(void *user, const char *section, const char *key, const char
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         if (strcasecmp(key, numbers[i].key)) continue;
+        if (p->has & numbers[i].bit) return duplicate(c, key);
         double d;
         if (parse_number(value, &d) != 0) {
             snprintf(c->error, sizeof c->error, "%s = '%s' is not a finite number", key, value);
             return 0;
         }
-        if (d < numbers[i].lo || (numbers[i].lo_open && d <= numbers[i].lo)) {
+        /* the attacks take floats: a double beyond float's range would become inf, a tiny step 0 */
+        double f = numbers[i].bit == ADV_PRESET_HAS_MAX_ITER ? d : (double)(float)d;
+        if (!isfinite(f)) {
+            snprintf(c->error, sizeof c->error, "%s = %s is out of range", key, value);
+            return 0;
+        }
+        if (f < numbers[i].lo || (numbers[i].lo_open && f <= numbers[i].lo)) {
             snprintf(c->error, sizeof c->error, "%s = %s must be %s %g", key, value,
                      numbers[i].lo_open ? ">" : ">=", numbers[i].lo);
             return 0;
@@ -149,7 +169,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
         case ADV_PRESET_HAS_ALPHA: p->alpha = d; break;
         case ADV_PRESET_HAS_LR: p->lr = d; break;
         case ADV_PRESET_HAS_MAX_ITER:
-            if (d != floor(d) || d > LONG_MAX / 2) {
+            if (d != floor(d) || d > (double)(LONG_MAX / 2)) {
                 snprintf(c->error, sizeof c->error, "max_iter = %s must be a whole number", value);
                 return 0;
             }
@@ -179,41 +199,107 @@ static int looks_like_path(const char *s)
     return strchr(s, '/') || (len > 4 && !strcmp(s + len - 4, ".ini"));
 }
 
+int adv_preset_is_name(const char *s)
+{
+    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
+    size_t len = s ? strlen(s) : 0;
+    return len > 0 && len < ADV_PRESET_NAME_MAX && strspn(s, allowed) == len && !looks_like_path(s) &&
+           strcmp(s, ".") && strcmp(s, "..");
+}
+
+/* inih line reader over a memory buffer. inih reads a line in pieces of its buffer size and would
+ * take the rest of a longer line for a new line; the reader stops with too_long set instead. */
+typedef struct {
+    const char *p;
+    size_t left;
+    int line;          /* lines handed out so far */
+    int too_long;      /* the line after `line` does not fit inih's buffer */
+} mem_reader;
+
+static char *read_mem_line(char *str, int num, void *stream)
+{
+    mem_reader *r = stream;
+    if (r->left == 0 || r->too_long || num < 2) return NULL;
+    const char *nl = memchr(r->p, '\n', r->left);
+    size_t len = nl ? (size_t)(nl - r->p) + 1 : r->left;   /* with its newline */
+    size_t content = nl ? len - 1 : len;
+    if (content > (size_t)num - 1) {
+        r->too_long = 1;
+        return NULL;
+    }
+    size_t take = len < (size_t)num - 1 ? len : (size_t)num - 1;
+    memcpy(str, r->p, take);
+    str[take] = '\0';
+    /* a line of exactly num - 1 characters: its newline is dropped, not read as an empty line */
+    r->p += len;
+    r->left -= len;
+    r->line++;
+    return str;
+}
+
+int adv_preset_parse(const char *text, size_t len, const char *path, adv_preset *p)
+{
+    memset(p, 0, sizeof *p);
+    p->min_snr_db = NAN;
+    if (!path || !*path) path = "(memory)";
+    snprintf(p->path, sizeof p->path, "%s", path);
+    const char *base = strrchr(p->path, '/');
+    base = base ? base + 1 : p->path;
+    size_t blen = strlen(base);
+    if (blen > 4 && !strcmp(base + blen - 4, ".ini")) blen -= 4;
+    if (blen >= sizeof p->name) blen = sizeof p->name - 1;
+    memcpy(p->name, base, blen);
+    p->name[blen] = '\0';
+
+    if (len && !text) return adv_fail("preset %s: no text", p->path);
+    if (len && memchr(text, '\0', len)) return adv_fail("preset %s: contains a NUL byte (not a text file)", p->path);
+    mem_reader r = {text, len, 0, 0};
+    parse_ctx c = {p, {0}, 0};
+    int rc = ini_parse_stream(read_mem_line, &r, on_entry, &c);
+    /* inih reports the line of the first entry the handler rejected */
+    if (c.error[0]) return adv_fail("preset %s: line %d: %s", p->path, rc, c.error);
+    if (rc > 0) return adv_fail("preset %s: line %d: syntax error", p->path, rc);
+    if (rc < 0) return adv_fail("preset %s: out of memory", p->path);
+    if (r.too_long) return adv_fail("preset %s: line %d is too long", p->path, r.line + 1);
+    if (!(p->has & ADV_PRESET_HAS_METHOD)) return adv_fail("preset %s: no method (fgsm, pgdn, cw or mscw)", p->path);
+    return 0;
+}
+
+/* Presets are a few hundred bytes; anything this large is not one. */
+#define PRESET_MAX_BYTES (64 << 10)
+
 int adv_preset_load(const char *name_or_path, adv_preset *p)
 {
     memset(p, 0, sizeof *p);
     p->min_snr_db = NAN;
     if (!name_or_path || !*name_or_path) return adv_fail("empty preset name");
+    char path[sizeof p->path];
     if (looks_like_path(name_or_path)) {
-        snprintf(p->path, sizeof p->path, "%s", name_or_path);
+        snprintf(path, sizeof path, "%s", name_or_path);
     } else {
         const char *dir = adv_preset_dir();
         char names[1024];
-        int valid = strspn(name_or_path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
-                    strlen(name_or_path);
-        if (valid && dir) snprintf(p->path, sizeof p->path, "%s/%s.ini", dir, name_or_path);
-        if (!valid || !dir || access(p->path, R_OK) != 0)
+        int valid = adv_preset_is_name(name_or_path);
+        if (valid && dir) snprintf(path, sizeof path, "%s/%s.ini", dir, name_or_path);
+        if (!valid || !dir || access(path, R_OK) != 0)
             return adv_fail("unknown preset '%s' (available: %s)", name_or_path, adv_preset_names(names, sizeof names));
     }
-    const char *base = strrchr(p->path, '/');
-    base = base ? base + 1 : p->path;
-    size_t len = strlen(base);
-    if (len > 4 && !strcmp(base + len - 4, ".ini")) len -= 4;
-    if (len >= sizeof p->name) len = sizeof p->name - 1;
-    memcpy(p->name, base, len);
-    p->name[len] = '\0';
-
-    FILE *f = fopen(p->path, "r");
-    if (!f) return adv_fail("preset %s: cannot open: %s", p->path, strerror(errno));
-    parse_ctx c = {p, {0}};
-    int rc = ini_parse_file(f, on_entry, &c);
+    FILE *f = fopen(path, "r");
+    if (!f) return adv_fail("preset %s: cannot open: %s", path, strerror(errno));
+    char *buf = malloc(PRESET_MAX_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return adv_fail("preset %s: out of memory", path);
+    }
+    size_t n = fread(buf, 1, PRESET_MAX_BYTES + 1, f);
+    int bad = ferror(f);
     fclose(f);
-    /* inih reports the line of the first entry the handler rejected */
-    if (c.error[0]) return adv_fail("preset %s: line %d: %s", p->path, rc, c.error);
-    if (rc > 0) return adv_fail("preset %s: line %d: syntax error", p->path, rc);
-    if (rc < 0) return adv_fail("preset %s: cannot read", p->path);
-    if (!(p->has & ADV_PRESET_HAS_METHOD)) return adv_fail("preset %s: no method (fgsm, pgdn, cw or mscw)", p->path);
-    return 0;
+    int rc;
+    if (bad) rc = adv_fail("preset %s: cannot read", path);
+    else if (n > PRESET_MAX_BYTES) rc = adv_fail("preset %s: larger than %d bytes, not a preset", path, PRESET_MAX_BYTES);
+    else rc = adv_preset_parse(buf, n, path, p);
+    free(buf);
+    return rc;
 }
 
 void adv_preset_apply(const adv_preset *preset, adv_attack_params *params)

@@ -305,6 +305,21 @@ static void test_errors(void)
     n = float_wav(wav, x, 4);
     spit(path_in("inf.wav"), wav, n);
     expect_read_error(path_in("inf.wav"), "NaN or infinite", "infinite sample");
+    /* finite but absurd: the mono mix and the resampler overflowed to inf on this (fuzz_audio's
+     * invariants; fuzz/regressions/audio/huge-*.wav) */
+    x[1] = 3e38f;
+    n = float_wav(wav, x, 4);
+    CHECK(adv_audio_read_memory(wav, n, "huge.wav", &a) == -1 && strstr(adv_error(), "beyond full scale") &&
+              strstr(adv_error(), "frame 1"),
+          "huge sample: %s", adv_error());
+    x[1] = -1001.0f;
+    n = float_wav(wav, x, 4);
+    CHECK(adv_audio_read_memory(wav, n, "loud.wav", &a) == -1 && strstr(adv_error(), "beyond full scale"),
+          "sample -1001: %s", adv_error());
+    x[1] = 999.0f;   /* far over full scale, but still sound: kept */
+    n = float_wav(wav, x, 4);
+    CHECK(adv_audio_read_memory(wav, n, "loud.wav", &a) == 0 && a.samples[1] == 999.0f, "sample 999: %s", adv_error());
+    adv_audio_free(&a);
     x[1] = 0.5f;
     n = float_wav(wav, x, 4);
     spit(path_in("good.wav"), wav, n);

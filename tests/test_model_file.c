@@ -250,7 +250,7 @@ static adv_tensor *find_mut(adv_st *st, const char *name) { return (adv_tensor *
 typedef enum {
     C_WRONG_DTYPE, C_WRONG_SHAPE, C_WRONG_RANK, C_MISSING, C_EXTRA, C_NAN, C_INF, C_STD_ZERO, C_STD_NEG, C_VAR_NEG,
     C_NBT_SHAPE, C_NBT_DTYPE, C_NBT_NEG, C_CLASSES_11, C_CLASSES_13, C_CLASSES_MISSING, C_CLASSES_EMPTY,
-    C_CLASSES_DUP, C_CLASSES_LONG, C_RATE_WRONG, C_RATE_MISSING, C_MEAN_MISSING
+    C_CLASSES_DUP, C_CLASSES_LONG, C_CLASSES_NUMBER, C_CLASSES_NONE, C_CLASSES_RANDOM, C_RATE_WRONG, C_RATE_MISSING, C_MEAN_MISSING
 } corruption;
 
 static const struct { corruption c; const char *what, *expect; } corruptions[] = {
@@ -265,6 +265,9 @@ static const struct { corruption c; const char *what, *expect; } corruptions[] =
     {C_CLASSES_11, "11 classes", "classes"},             {C_CLASSES_13, "13 classes", "classes"},
     {C_CLASSES_MISSING, "no classes", "classes"},        {C_CLASSES_EMPTY, "empty class name", "classes"},
     {C_CLASSES_DUP, "duplicate class", "classes"},       {C_CLASSES_LONG, "class name too long", "classes"},
+    /* names a target could not reach: a number means a class index, none/random are target words */
+    {C_CLASSES_NUMBER, "class named 7", "reserved"},      {C_CLASSES_NONE, "class named None", "reserved"},
+    {C_CLASSES_RANDOM, "class named random", "reserved"},
     {C_RATE_WRONG, "sample rate 22050", "sample_rate"},  {C_RATE_MISSING, "no sample rate", "sample_rate"},
     {C_MEAN_MISSING, "missing frontend.mean", "frontend.mean"},
 };
@@ -341,6 +344,9 @@ static void corrupt(adv_st *st, corruption c)
     case C_CLASSES_LONG:
         set_meta_raw(st, "classes", "a,b,c,d,e,f,g,h,i,j,k,a_name_that_is_far_too_long_for_the_table");
         break;
+    case C_CLASSES_NUMBER: set_meta_raw(st, "classes", "a,b,c,d,e,f,g,h,i,j,k,7"); break;
+    case C_CLASSES_NONE: set_meta_raw(st, "classes", "a,b,c,d,e,f,g,h,i,j,None,l"); break;
+    case C_CLASSES_RANDOM: set_meta_raw(st, "classes", "random,b,c,d,e,f,g,h,i,j,k,l"); break;
     case C_RATE_WRONG: set_meta_raw(st, "sample_rate", "22050"); break;
     case C_RATE_MISSING: set_meta_raw(st, "sample_rate", NULL); break;
     case C_MEAN_MISSING: remove_tensor(st, "frontend.mean"); break;

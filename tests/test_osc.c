@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static adv_model *model;
 static adv_live_settings cur;
@@ -151,6 +152,7 @@ static void test_messages(void)
     EXPECT_ERROR("/advinst/preset", "s", "/etc/passwd");
     EXPECT_ERROR("/advinst/preset", "s", "");
     EXPECT_ERROR("/advinst/preset", "i", 1);
+    EXPECT_ERROR("/advinst/preset", "s", "..");
 
     adv_osc_reply r;
     CHECK(send_msg(&n, &r, "/advinst/subscribe", "") == ADV_OSC_SUBSCRIBE && r.port == 0, "subscribe (sender)");
@@ -188,6 +190,89 @@ static void test_messages(void)
         CHECK(!memcmp(&n, &cur, sizeof n), "junk %zu changed the settings", i);
     }
     CHECK(adv_osc_handle_packet(model, &cur, junk[0], 7, &n, &r) == ADV_OSC_ERROR, "odd size");
+
+    /* errors quote what was sent, but stay one printable line (found by fuzz_osc:
+     * fuzz/regressions/osc/error-newline) */
+    static const char *const sent[] = {"mscw-15\n\nforged line", "a\rb\x1b[2J"};
+    static const char *const where[] = {"/advinst/preset", "/advinst/method", "/advinst/target"};
+    for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++)
+        for (size_t k = 0; k < sizeof where / sizeof where[0]; k++) {
+            CHECK(send_msg(&n, &r, where[k], "s", sent[i]) == ADV_OSC_ERROR, "%s: control characters refused", where[k]);
+            int clean = 1;
+            for (const char *c = r.error; *c; c++) clean &= (unsigned char)*c >= 32 && *c != 127;
+            CHECK(clean && strstr(r.error, where[k]), "%s: error '%s' is one printable line", where[k], r.error);
+        }
+    CHECK(send_msg(&n, &r, "/advinst/x\ny", "") == ADV_OSC_ERROR && !strchr(r.error, '\n'), "unknown address: %s", r.error);
+}
+
+/* A preset named over OSC comes from the presets directory only: "NAME.ini" would be a path for
+ * adv_preset_load, relative to the working directory. */
+static void test_preset_names(void)
+{
+    const char *dir = tu_scratch_dir("osc");
+    char here[4096], path[4200];
+    if (!dir || !getcwd(here, sizeof here)) { CHECK(0, "scratch directory"); return; }
+    snprintf(path, sizeof path, "%s/local.ini", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) { CHECK(0, "cannot write %s", path); return; }
+    fputs("[attack]\nmethod = mscw\neps = 0.5\n", f);
+    fclose(f);
+    if (chdir(dir) != 0) { CHECK(0, "chdir %s", dir); return; }
+    EXPECT_ERROR("/advinst/preset", "s", "local.ini");
+    EXPECT_ERROR("/advinst/preset", "s", "local");
+    if (chdir(here) != 0) CHECK(0, "chdir back");
+}
+
+/* Serialises a bundle of (path, float) messages with the given time tag. */
+static void *float_bundle(lo_timetag when, size_t *size, int n, const char *const *paths, const float *values)
+{
+    lo_bundle b = lo_bundle_new(when);
+    for (int i = 0; i < n; i++) {
+        lo_message m = lo_message_new();
+        lo_message_add_float(m, values[i]);
+        lo_bundle_add_message(b, paths[i], m);
+    }
+    void *data = lo_bundle_serialise(b, NULL, size);
+    lo_bundle_free_recursive(b);
+    return data;
+}
+
+/* adv_osc_dispatch: the server's own dispatcher on datagrams, bundles included; bundle time tags
+ * do not queue anything. */
+static void test_dispatch(void)
+{
+    adv_osc *osc = adv_osc_open("0", model, &cur);
+    CHECK(osc != NULL, "open: %s", adv_error());
+    if (!osc) return;
+    static const char *const paths[] = {"/advinst/eps", "/advinst/step", "/advinst/alpha"};
+    static const float values[] = {0.05f, 2.0f, 7.0f};   /* step 2 is out of range: refused alone */
+    size_t size;
+    void *data = float_bundle(LO_TT_IMMEDIATE, &size, 3, paths, values);
+    CHECK(adv_osc_dispatch(osc, data, size) == 0, "bundle: %s", adv_error());
+    const adv_live_settings *s = adv_osc_settings(osc);
+    CHECK(s->eps == 0.05f && s->alpha == 7.0f && s->lr == cur.lr, "bundle applied element by element: eps %g alpha %g lr %g",
+          s->eps, s->alpha, s->lr);
+    free(data);
+
+    lo_timetag later;
+    lo_timetag_now(&later);
+    later.sec += 3600;
+    float eps2 = 0.2f;
+    data = float_bundle(later, &size, 1, paths, &eps2);
+    CHECK(adv_osc_dispatch(osc, data, size) == 0 && adv_osc_settings(osc)->eps == 0.2f,
+          "a bundle time-tagged an hour ahead applies now: eps %g", adv_osc_settings(osc)->eps);
+    free(data);
+
+    lo_message m = lo_message_new();
+    lo_message_add_string(m, "gong");
+    data = lo_message_serialise(m, "/advinst/target", NULL, &size);
+    CHECK(adv_osc_dispatch(osc, data, size) == 0 && adv_osc_settings(osc)->target == 7, "message: target %d",
+          adv_osc_settings(osc)->target);
+    free(data);
+    lo_message_free(m);
+    static const unsigned char bad[8] = {'#', 'b', 'u', 'n', 'd', 'l', 'e', 0};
+    CHECK(adv_osc_dispatch(osc, bad, sizeof bad) != 0, "a cut bundle is malformed");
+    adv_osc_close(osc);
 }
 
 /* ---- the server over sockets ---- */
@@ -260,6 +345,8 @@ int main(void)
     adv_live_settings_default(&cur);
     cur.target = 3;
     test_messages();
+    test_preset_names();
+    test_dispatch();
     test_server();
     adv_model_free(model);
     return tu_finish("test_osc");

@@ -2,6 +2,7 @@
  * method, bad numbers, missing method) and unknown names fail with one clear line. */
 #include "testutil.h"
 #include "advinst/error.h"
+#include "advinst/live.h"
 #include "advinst/preset.h"
 #include <math.h>
 #include <stdlib.h>
@@ -72,6 +73,84 @@ static void check_bad(const char *what, const char *text, const char *want)
           rc, adv_error(), want);
 }
 
+/* adv_preset_parse: the parser itself on memory (adv_preset_load reads the file and calls it). */
+static void check_parse(void)
+{
+    adv_preset p;
+    static const char text[] = "[attack]\nmethod = cw\neps = 0.5\n";
+    CHECK(adv_preset_parse(text, sizeof text - 1, "dir/mem.ini", &p) == 0 && p.method == ADV_CW && p.eps == 0.5 &&
+              !strcmp(p.name, "mem") && !strcmp(p.path, "dir/mem.ini"),
+          "parse from memory: %s", adv_error());
+    /* only len bytes count: the text need not end in NUL, and what follows is not read */
+    CHECK(adv_preset_parse(text, sizeof text - 1 - 10, NULL, &p) == 0 && !(p.has & ADV_PRESET_HAS_EPS) &&
+              !strcmp(p.name, "(memory)"),
+          "parse stops at len: %s", adv_error());
+    CHECK(adv_preset_parse("", 0, "empty.ini", &p) != 0 && strstr(adv_error(), "no method"), "empty: %s", adv_error());
+    static const char nul[] = "[attack]\nmethod = cw\0eps = 2\n";
+    CHECK(adv_preset_parse(nul, sizeof nul - 1, "nul.ini", &p) != 0 && strstr(adv_error(), "NUL"), "NUL byte: %s",
+          adv_error());
+
+    /* inih would read the tail of an over-long line as a line of its own */
+    char longline[600];
+    int n = snprintf(longline, sizeof longline, "[preset]\ndescription = ");
+    memset(longline + n, 'x', 300);
+    snprintf(longline + n + 300, sizeof longline - n - 300, "method = fgsm\n[attack]\nmethod = cw\n");
+    CHECK(adv_preset_parse(longline, strlen(longline), "long.ini", &p) != 0 && strstr(adv_error(), "line 2 is too long"),
+          "over-long line: %s", adv_error());
+
+    /* a number beyond float's range would reach the attacks as inf, a tiny step as 0 (found by
+     * fuzz_preset: fuzz/regressions/preset/preset-lr-overflow) */
+    check_bad("lr beyond float", "[attack]\nmethod = cw\nlr = 1e75\n", "lr = 1e75 is out of range");
+    check_bad("eps beyond float", "[attack]\nmethod = fgsm\neps = 1e39\n", "out of range");
+    check_bad("min_snr_db beyond float", "[attack]\nmethod = cw\nmin_snr_db = -1e39\n", "out of range");
+    check_bad("lr underflows to 0", "[attack]\nmethod = cw\nlr = 1e-50\n", "lr = 1e-50 must be > 0");
+    /* a key given twice, or continued on an indented line, is refused instead of the last one winning */
+    check_bad("key twice", "[attack]\nmethod = cw\neps = 0.1\neps = 0.2\n", "'eps' is given more than once");
+    check_bad("continued key", "[attack]\nmethod = cw\neps = 0.1\n  0.2\n", "line 4: 'eps' is given more than once");
+    check_bad("method twice", "[attack]\nmethod = cw\nmethod = fgsm\n", "'method' is given more than once");
+
+    CHECK(adv_preset_is_name("cw-150") && adv_preset_is_name("my_preset.v2"), "plain names");
+    CHECK(!adv_preset_is_name("cw-150.ini") && !adv_preset_is_name("a/b") && !adv_preset_is_name("..") &&
+              !adv_preset_is_name("") && !adv_preset_is_name(NULL) && !adv_preset_is_name("a b"),
+          "paths and odd names are not names");
+}
+
+/* A preset applied to the live settings keeps to the live ranges (osc.h), as OSC and the command
+ * line do (found by fuzz_preset: fuzz/regressions/preset/preset-live-eps-underflow). */
+static void check_live(void)
+{
+    adv_model *m = adv_model_create(1);
+    adv_live_settings s, before;
+    adv_live_settings_default(&s);
+    before = s;
+    static const struct { const char *text, *want; } bad[] = {
+        {"[attack]\nmethod = cw\neps = 0\n", "eps = 0 is outside the live range (0, 1]"},
+        {"[attack]\nmethod = cw\neps = 1e-50\n", "eps"},
+        {"[attack]\nmethod = cw\neps = 2\n", "eps"},
+        {"[attack]\nmethod = cw\nlr = 1.5\n", "lr"},
+        {"[attack]\nmethod = cw\nalpha = 2e6\n", "alpha"},
+        {"[attack]\nmethod = cw\nmax_iter = 2000000\n", "max_iter"},
+        {"[attack]\nmethod = cw\ntarget = banjo\n", "unknown target class"},
+        {"[attack]\nmethod = pgdn\n", "not a live method"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        adv_preset p;
+        if (adv_preset_parse(bad[i].text, strlen(bad[i].text), "live.ini", &p) != 0) {
+            CHECK(0, "%s: %s", bad[i].text, adv_error());
+            continue;
+        }
+        CHECK(adv_live_settings_from_preset(&s, m, &p) != 0 && strstr(adv_error(), bad[i].want) &&
+                  !memcmp(&s, &before, sizeof s),
+              "live preset %zu refused unchanged: %s", i, adv_error());
+    }
+    adv_preset p;
+    static const char good[] = "[attack]\nmethod = mscw\neps = 1\nlr = 0.5\nmax_iter = 1000000\ntarget = gong\n";
+    CHECK(adv_preset_parse(good, sizeof good - 1, "edge.ini", &p) == 0 && adv_live_settings_from_preset(&s, m, &p) == 0 &&
+              s.method == ADV_LIVE_MSCW && s.eps == 1 && s.max_iter == 1000000 && s.target == 7 && !strcmp(s.preset, "edge"),
+          "range edges accepted: %s", adv_error());
+    adv_model_free(m);
+}
+
 int main(void)
 {
     dir = tu_scratch_dir("preset");
@@ -101,6 +180,8 @@ int main(void)
     check_bad("confidence > 1", "[attack]\nmethod = cw\nconfidence = 1.5\n", "confidence");
     check_bad("key outside a section", "method = cw\n", "outside a section");
     check_bad("syntax", "[attack]\nmethod = cw\nthis line has no equals sign\n", "line 3");
+    check_parse();
+    check_live();
 
     CHECK(adv_preset_load("no-such-preset", &p) != 0 && strstr(adv_error(), "unknown preset 'no-such-preset'") &&
           strstr(adv_error(), "cw-150") && strstr(adv_error(), "mscw-accordion"),

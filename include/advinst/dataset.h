@@ -15,6 +15,7 @@
 #ifndef ADVINST_DATASET_H
 #define ADVINST_DATASET_H
 #include <stdint.h>
+#include <stdio.h>
 
 #define ADV_NUM_CLASSES 12
 
@@ -50,6 +51,9 @@ int adv_dataset_load(const char *dir, adv_dataset *ds);
 
 /* Same checks on a labels.csv at any path, audio looked up in audio_dir (NULL: don't check files). */
 int adv_dataset_load_csv(const char *csv_path, const char *audio_dir, adv_dataset *ds);
+/* The parser behind it, on an open stream (read from its start; it must be seekable:
+ * it is read twice, e.g. a file or fmemopen); csv_path names it in messages. f stays open. */
+int adv_dataset_read_csv(FILE *f, const char *csv_path, const char *audio_dir, adv_dataset *ds);
 
 void adv_dataset_init(adv_dataset *ds);
 void adv_dataset_free(adv_dataset *ds);
@@ -95,6 +99,8 @@ typedef struct {
  * clips whose list holds exactly one of the 12 labels, in file order. Malformed rows (wrong column
  * count, empty fname or labels, unterminated quote, duplicate fname) fail with file:line. */
 int adv_fsd_parse_csv(const char *csv_path, adv_fsd_clip **clips, long *count);
+/* The parser behind it, on an open seekable stream (as adv_dataset_read_csv); f stays open. */
+int adv_fsd_read_csv(FILE *f, const char *csv_path, adv_fsd_clip **clips, long *count);
 void adv_fsd_clips_free(adv_fsd_clip *clips, long count);
 
 /* Builds a data set from FSDKaggle2019: reads the kept clips from audio_dir, mixes to mono,

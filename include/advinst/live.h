@@ -56,12 +56,19 @@ typedef struct {
     char preset[ADV_PRESET_NAME_MAX];   /* last preset loaded, "" if none */
 } adv_live_settings;
 
+/* Ranges every way of setting them (options, presets, OSC) keeps to: eps and lr in (0, 1], alpha in
+ * [0, ADV_LIVE_MAX_ALPHA], max_iter in 1..ADV_LIVE_MAX_ITER, confidence in [0, 1]. */
+#define ADV_LIVE_MAX_ALPHA 1e6
+#define ADV_LIVE_MAX_ITER 1000000
+
 /* Method cw, no target, the paper's C&W values (eps 0.01, alpha 0.01, lr 1e-5), 1000 iterations
  * (the deadline usually stops it first), confidence off, bypass off. */
 void adv_live_settings_default(adv_live_settings *s);
-/* Applies a preset's method (cw or mscw only), parameters and target (checked against the model's
- * classes). Fails (adv_error) and leaves s unchanged on a problem. */
+/* Applies a preset's method (cw or mscw only), parameters (within the ranges above) and target
+ * (checked against the model's classes). Fails (adv_error) and leaves s unchanged on a problem. */
 int adv_live_settings_apply_preset(adv_live_settings *s, const adv_model *m, const char *name_or_path);
+/* Same with a preset already parsed. */
+int adv_live_settings_from_preset(adv_live_settings *s, const adv_model *m, const adv_preset *p);
 /* Class name of a target for messages: the class, "none" or "random". */
 const char *adv_live_target_name(const adv_model *m, int target);
 

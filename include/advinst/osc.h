@@ -73,6 +73,10 @@ int adv_osc_port(const adv_osc *o);
 void adv_osc_set_engine(adv_osc *o, adv_live *engine);
 /* Adds a feedback target and sends it the state. */
 int adv_osc_subscribe(adv_osc *o, const char *host, const char *port);
+/* Handles one datagram (a message or a bundle, through liblo's dispatcher as if it had arrived)
+ * with no sender address: answers to the sender go nowhere. Bundle time tags are ignored (the
+ * server applies every element on arrival). Returns 0, or -1 (adv_error) for malformed data. */
+int adv_osc_dispatch(adv_osc *o, const void *data, size_t size);
 /* Handles the messages arriving within timeout_ms; returns how many changed the settings. */
 int adv_osc_poll(adv_osc *o, int timeout_ms);
 /* The settings as last published. */

@@ -54,6 +54,15 @@ const char *adv_preset_dir(void);
  * checked against the model by the caller. */
 int adv_preset_load(const char *name_or_path, adv_preset *p);
 
+/* The parser behind adv_preset_load, on a file image of len bytes (not NUL-terminated; a NUL
+ * byte, a line longer than inih's line buffer or a key given twice is an error too). path names
+ * the preset in messages and gives p->name (its base name without .ini); NULL: "(memory)". */
+int adv_preset_parse(const char *text, size_t len, const char *path, adv_preset *p);
+
+/* 1 if s is a preset name looked up in the presets directory ([A-Za-z0-9._-], not "." or "..",
+ * not ending in ".ini", shorter than ADV_PRESET_NAME_MAX), 0 if not (e.g. a path). */
+int adv_preset_is_name(const char *s);
+
 /* Names of the available presets, sorted; returns how many (at most max). */
 int adv_preset_list(char names[][ADV_PRESET_NAME_MAX], int max);
 

@@ -232,7 +232,7 @@ int cmd_live(int argc, char **argv)
         case 't': target = optarg; break;
         case OPT_METHOD: method = optarg; break;
         case OPT_STEP:
-            if (cli_parse_float(optarg, &step) != 0 || !(step > 0 && step <= 1))
+            if (cli_parse_float(optarg, &step) != 0 || !((float)step > 0 && step <= 1))   /* 1e-50 is 0 as float */
                 return cli_error("live", ADV_EXIT_USAGE, "--step must be in (0, 1]");
             break;
         case OPT_ALPHA:
@@ -240,7 +240,7 @@ int cmd_live(int argc, char **argv)
                 return cli_error("live", ADV_EXIT_USAGE, "--alpha must be in [0, 1e6]");
             break;
         case OPT_EPS:
-            if (cli_parse_float(optarg, &eps) != 0 || !(eps > 0 && eps <= 1))
+            if (cli_parse_float(optarg, &eps) != 0 || !((float)eps > 0 && eps <= 1))
                 return cli_error("live", ADV_EXIT_USAGE, "--eps must be in (0, 1]");
             break;
         case OPT_ITER:
