@@ -309,16 +309,16 @@ static void test_errors(void)
      * invariants; fuzz/regressions/audio/huge-*.wav) */
     x[1] = 3e38f;
     n = float_wav(wav, x, 4);
-    CHECK(adv_audio_read_memory(wav, n, "huge.wav", &a) == -1 && strstr(adv_error(), "beyond full scale") &&
+    CHECK(adv_audio_read_memory(wav, n, "huge.wav", &a) == -1 && strstr(adv_error(), "is not audio") &&
               strstr(adv_error(), "frame 1"),
           "huge sample: %s", adv_error());
-    x[1] = -1001.0f;
+    x[1] = -1.001e6f;   /* just beyond ADV_AUDIO_MAX_ABS (120 dB over full scale) */
     n = float_wav(wav, x, 4);
-    CHECK(adv_audio_read_memory(wav, n, "loud.wav", &a) == -1 && strstr(adv_error(), "beyond full scale"),
-          "sample -1001: %s", adv_error());
-    x[1] = 999.0f;   /* far over full scale, but still sound: kept */
+    CHECK(adv_audio_read_memory(wav, n, "loud.wav", &a) == -1 && strstr(adv_error(), "is not audio"),
+          "sample -1.001e6: %s", adv_error());
+    x[1] = 0.999e6f;   /* far over full scale, but within the limit: kept */
     n = float_wav(wav, x, 4);
-    CHECK(adv_audio_read_memory(wav, n, "loud.wav", &a) == 0 && a.samples[1] == 999.0f, "sample 999: %s", adv_error());
+    CHECK(adv_audio_read_memory(wav, n, "loud.wav", &a) == 0 && a.samples[1] == 0.999e6f, "sample 0.999e6: %s", adv_error());
     adv_audio_free(&a);
     x[1] = 0.5f;
     n = float_wav(wav, x, 4);
