@@ -4,10 +4,14 @@
 #include "testutil.h"
 #include "advinst/error.h"
 #include "advinst/osc.h"
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static adv_model *model;
 static adv_live_settings cur;
@@ -193,8 +197,9 @@ static void test_messages(void)
 /* ---- the server over sockets ---- */
 
 typedef struct {
-    int states, pongs, errors;
+    int states, pongs, errors, stats;
     char last_target[32], last_error[256];
+    int64_t last_stats[12];
 } inbox;
 
 static int on_reply(const char *path, const char *types, lo_arg **argv, int argc, lo_message msg, void *user)
@@ -205,6 +210,9 @@ static int on_reply(const char *path, const char *types, lo_arg **argv, int argc
     if (!strcmp(path, "/advinst/state") && !strcmp(types, "ssfffiisiff")) {
         b->states++;
         snprintf(b->last_target, sizeof b->last_target, "%s", &argv[0]->s);
+    } else if (!strcmp(path, "/advinst/stats") && !strcmp(types, "hhhhhhhhhhhhi")) {
+        b->stats++;
+        for (int i = 0; i < 12; i++) memcpy(&b->last_stats[i], argv[i], sizeof(int64_t));
     } else if (!strcmp(path, "/advinst/pong")) {
         b->pongs++;
     } else if (!strcmp(path, "/advinst/error") && !strcmp(types, "s")) {
@@ -248,6 +256,33 @@ static void test_server(void)
     exchange(osc, client);
     CHECK(box.errors == 1 && strstr(box.last_error, "eps"), "bad message: %d errors (%s)", box.errors, box.last_error);
     CHECK(box.states == 2 && adv_osc_settings(osc)->target == 8, "a bad message changed the state");
+    lo_send_from(to, client, LO_TT_IMMEDIATE, "/other/thing", "i", 1);
+
+    /* garbage datagrams: counted, no reply, nothing changes, the server goes on */
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)adv_osc_port(osc));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    static const char garbage[][12] = {"\xff\xfe\x01\x02garbage", "/advinst/eps", "/adv\0\0\0\0,f\0\0"};
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++)
+        sendto(fd, garbage[i], sizeof garbage[i], 0, (struct sockaddr *)&sa, sizeof sa);
+    close(fd);
+    exchange(osc, client);
+    adv_osc_counts c;
+    adv_osc_get_counts(osc, &c);
+    CHECK(c.malformed >= 2, "garbage: %ld malformed counted", c.malformed);
+    CHECK(box.states == 2 && box.errors == 1 && adv_osc_settings(osc)->target == 8, "garbage changed something");
+
+    /* the query: state and stats to the sender, counts of what came before */
+    lo_send_from(to, client, LO_TT_IMMEDIATE, "/advinst/query", "");
+    exchange(osc, client);
+    CHECK(box.states == 3 && box.stats == 1, "query: %d states, %d stats", box.states, box.stats);
+    CHECK(box.last_stats[0] == 6 && box.last_stats[1] == 1 && box.last_stats[2] == 1 && box.last_stats[3] == 1 &&
+              box.last_stats[4] == c.malformed,
+          "stats: received %lld, changed %lld, rejected %lld, ignored %lld, malformed %lld", (long long)box.last_stats[0],
+          (long long)box.last_stats[1], (long long)box.last_stats[2], (long long)box.last_stats[3], (long long)box.last_stats[4]);
+    CHECK(adv_osc_receive_buffer(osc) >= 212992, "receive buffer %d bytes", adv_osc_receive_buffer(osc));
 
     lo_address_free(to);
     lo_server_free(client);
