@@ -28,7 +28,12 @@ SAMPLER_PID=$!
 
 sleep "$WARMUP"
 RSS_WARM=$(rss_kb "$LIVE_PID")
+# CPU of advinst's control (OSC) thread = its main thread, in clock ticks
+ticks() { awk '{print $14 + $15}' "/proc/$LIVE_PID/task/$LIVE_PID/stat"; }
+TICKS0=$(ticks) T0=$(date +%s.%N)
 FLOOD_JSON=$("$BUILD/osc_flood" --port "$OSC_PORT" --rate "$RATE" --seconds "$SECONDS_FLOOD" 2>"$OUT/flood.log") || true
+CONTROL_CPU=$(awk -v a="$(ticks)" -v b="$TICKS0" -v t="$(date +%s.%N)" -v t0="$T0" -v hz="$(getconf CLK_TCK)" \
+  'BEGIN {printf "%.0f", 100 * (a - b) / hz / (t - t0)}')
 echo "$FLOOD_JSON" >"$OUT/flood.json"
 cat "$OUT/flood.log" >&2
 [ -n "$FLOOD_JSON" ] || { echo "live_load: osc_flood gave no result (see $OUT/flood.log)" >&2; exit 1; }
@@ -45,6 +50,7 @@ FAIL=()
 [ "$(j final_state_ok)" = true ] || FAIL+=("final state $(j final_state)")
 [ "$(j engine_version_ok)" = true ] || FAIL+=("engine runs another settings version")
 if [ "$(j lost)" = 0 ]; then
+  [ "$(j changed)" = "$(j expected_changed)" ] || FAIL+=("changed $(j changed), expected $(j expected_changed)")
   [ "$(j rejected)" = "$(j sent_bad)" ] || FAIL+=("rejected $(j rejected) of $(j sent_bad) bad messages")
   [ "$(j malformed)" = "$(j sent_garbage)" ] || FAIL+=("malformed $(j malformed) of $(j sent_garbage) garbage datagrams")
 fi
@@ -56,9 +62,9 @@ fi
 [ "$GROWTH" -lt "$RSS_LIMIT_KB" ] || FAIL+=("RSS grew by $GROWTH kB after warm-up")
 [ "$LIVE_CODE" = 0 ] || FAIL+=("advinst live exited with $LIVE_CODE")
 
-printf '{"test": "live_load", "period": %s, "requested_rate": %s, "seconds": %s, "sent": %s, "rate": %s, "received": %s, "lost": %s, "changed": %s, "rejected": %s, "sent_bad": %s, "malformed": %s, "sent_garbage": %s, "state_replies": %s, "answer_ms": %s, "final_state_ok": %s, "xruns_advinst": %s, "xruns_observer": %s, "xruns_server_log": %s, %s, "ring_overflows": %s, "clips_ok": %s, "clips_failed": %s, "clips_missed": %s, "clips_clean": %s, "rss_start_kb": %s, "rss_warm_kb": %s, "rss_peak_kb": %s, "rss_end_kb": %s, "rss_growth_kb": %s, "osc_receive_buffer": %s, "pass": %s}\n' \
+printf '{"test": "live_load", "period": %s, "requested_rate": %s, "seconds": %s, "sent": %s, "rate": %s, "received": %s, "lost": %s, "changed": %s, "rejected": %s, "sent_bad": %s, "malformed": %s, "sent_garbage": %s, "state_replies": %s, "error_replies": %s, "answer_ms": %s, "control_thread_cpu_percent": %s, "final_state_ok": %s, "xruns_advinst": %s, "xruns_observer": %s, "xruns_server_log": %s, %s, "ring_overflows": %s, "clips_ok": %s, "clips_failed": %s, "clips_missed": %s, "clips_clean": %s, "rss_start_kb": %s, "rss_warm_kb": %s, "rss_peak_kb": %s, "rss_end_kb": %s, "rss_growth_kb": %s, "osc_receive_buffer": %s, "pass": %s}\n' \
   "$PERIOD" "$RATE" "$(j seconds)" "$(j sent)" "$(j rate)" "$(j received)" "$(j lost)" "$(j changed)" "$(j rejected)" \
-  "$(j sent_bad)" "$(j malformed)" "$(j sent_garbage)" "$(j state_replies)" "$(j answer_ms)" "$(j final_state_ok)" \
+  "$(j sent_bad)" "$(j malformed)" "$(j sent_garbage)" "$(j state_replies)" "$(j error_replies)" "$(j answer_ms)" "$CONTROL_CPU" "$(j final_state_ok)" \
   "$LIVE_XRUNS" "$OBSERVER_XRUNS" "$SERVER_XRUNS" "$(xrun_kinds_json "$OUT/jackd.log")" "$LIVE_OVERFLOWS" "$LIVE_OK" "$LIVE_FAILED" "$LIVE_MISSED" "$LIVE_CLEAN" \
   "$RSS_FIRST" "$RSS_WARM" "$RSS_PEAK" "$RSS_END" "$GROWTH" "${OSC_RCVBUF:-0}" "$([ ${#FAIL[@]} -eq 0 ] && echo true || echo false)" \
   | tee "$OUT/result.json"

@@ -334,13 +334,13 @@ int main(int argc, char **argv)
     const long expect_changed = sent[KIND_VALID] + n_fin, expect_received = total - sent[KIND_GARBAGE] + n_fin + queries;
     printf("{\"requested_rate\": %.0f, \"seconds\": %.2f, \"sent\": %ld, \"rate\": %.0f, \"late_bursts\": %ld, "
            "\"sent_valid\": %ld, \"sent_bad\": %ld, \"sent_garbage\": %ld, \"sent_ignored\": %ld, "
-           "\"received\": %lld, \"changed\": %lld, \"rejected\": %lld, \"ignored\": %lld, \"malformed\": %lld, "
+           "\"received\": %lld, \"changed\": %lld, \"expected_changed\": %ld, \"rejected\": %lld, \"ignored\": %lld, \"malformed\": %lld, "
            "\"lost\": %lld, \"state_replies\": %ld, \"error_replies\": %ld, \"answer_ms\": %.0f, "
            "\"final_state_ok\": %s, \"engine_version_ok\": %s, \"final_state\": \"%s %s step %g alpha %g eps %g conf %g "
            "iter %d bypass %d preset %s v%d\", \"engine_version\": %d, \"frames\": %lld, \"xruns\": %lld, "
            "\"ring_overflows\": %lld}\n",
            rate, flood_s, total, total / (flood_s > 0 ? flood_s : 1), late_bursts, sent[KIND_VALID], sent[KIND_BAD],
-           sent[KIND_GARBAGE], sent[KIND_IGNORED], (long long)d[0], (long long)d[1], (long long)d[2], (long long)d[3],
+           sent[KIND_GARBAGE], sent[KIND_IGNORED], (long long)d[0], (long long)d[1], expect_changed, (long long)d[2], (long long)d[3],
            (long long)d[4], (long long)(expect_received - d[0]) + (long long)(sent[KIND_GARBAGE] - d[4]),
            inbox.states - states0, inbox.errors - errors0, answer_ms, state_ok ? "true" : "false",
            engine_ok ? "true" : "false", s->target, s->method, (double)s->step, (double)s->alpha, (double)s->eps,

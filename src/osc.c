@@ -32,7 +32,7 @@ static const adv_osc_address addresses[] = {
     {"/advinst/bypass", "i", 1, "1: output = delayed input, 0: attack"},
     {"/advinst/subscribe", "[si]", 1, "send feedback to host:port (no arguments: to the sender)"},
     {"/advinst/ping", "", 1, "answered with /advinst/pong"},
-    {"/advinst/query", "", 1, "answered with /advinst/state and /advinst/stats (to the sender only)"},
+    {"/advinst/query", "[si]", 1, "answered with /advinst/state and /advinst/stats to host:port (no arguments: the sender)"},
     {"/advinst/prediction", "ssf", 0, "stream (in|out), class, confidence"},
     {"/advinst/probs", "sffffffffffff", 0, "stream, 12 probabilities in class order"},
     {"/advinst/attack", "isfis", 0, "clip, status (ok|failed|miss|already|silent|error), snr_db, iterations, prediction after"},
@@ -145,8 +145,9 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
         }
         return ADV_OSC_CHANGED;
     }
-    if (!strcmp(a, "subscribe")) {
-        if (types_are(types, "")) return ADV_OSC_SUBSCRIBE;
+    if (!strcmp(a, "subscribe") || !strcmp(a, "query")) {
+        const adv_osc_action act = a[0] == 's' ? ADV_OSC_SUBSCRIBE : ADV_OSC_QUERY;
+        if (types_are(types, "")) return act;
         if (!types_are(types, "si")) return refuse(r, "%s takes no arguments or a host and a port (got \"%s\")", path, types);
         const char *host = arg_s(argv[0]);
         int port = arg_i(argv[1]);
@@ -154,11 +155,11 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
         if (port < 1 || port > 65535) return refuse(r, "%s: port %d is not in 1..65535", path, port);
         snprintf(r->host, sizeof r->host, "%s", host);
         r->port = port;
-        return ADV_OSC_SUBSCRIBE;
+        return act;
     }
-    if (!strcmp(a, "ping") || !strcmp(a, "query")) {
+    if (!strcmp(a, "ping")) {
         if (!types_are(types, "")) return refuse(r, "%s takes no arguments (got \"%s\")", path, types);
-        return a[0] == 'p' ? ADV_OSC_PING : ADV_OSC_QUERY;
+        return ADV_OSC_PING;
     }
     return refuse(r, "unknown address %.128s", path);
 }
@@ -356,10 +357,18 @@ static int on_message(const char *path, const char *types, lo_arg **argv, int ar
         send_error_to(o, src, r.error);
         return 0;
     case ADV_OSC_QUERY: {
+        char port[16];
+        snprintf(port, sizeof port, "%d", r.port);
+        lo_address to = r.port ? lo_address_new(r.host, port) : src;
+        if (!to) {
+            send_error_to(o, src, "/advinst/query: invalid address");
+            return 0;
+        }
         lo_message m = state_message(o);
-        lo_send_message_from(src, o->server, "/advinst/state", m);
+        lo_send_message_from(to, o->server, "/advinst/state", m);
         lo_message_free(m);
-        send_stats(o, src);
+        send_stats(o, to);
+        if (to != src) lo_address_free(to);
         return 0;
     }
     case ADV_OSC_PING: {

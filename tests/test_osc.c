@@ -167,6 +167,12 @@ static void test_messages(void)
     EXPECT_ERROR("/advinst/subscribe", "s", "127.0.0.1");
     EXPECT_ERROR("/advinst/subscribe", "is", 9000, "127.0.0.1");
 
+    CHECK(send_msg(&n, &r, "/advinst/query", "") == ADV_OSC_QUERY && r.port == 0, "query (sender)");
+    CHECK(send_msg(&n, &r, "/advinst/query", "si", "127.0.0.1", 9002) == ADV_OSC_QUERY && r.port == 9002 &&
+              !strcmp(r.host, "127.0.0.1"),
+          "query host port");
+    EXPECT_ERROR("/advinst/query", "i", 1);
+    EXPECT_ERROR("/advinst/query", "si", "127.0.0.1", 0);
     CHECK(send_msg(&n, &r, "/advinst/ping", "") == ADV_OSC_PING, "ping");
     EXPECT_ERROR("/advinst/ping", "i", 1);
     EXPECT_ERROR("/advinst/nosuch", "");
@@ -283,6 +289,13 @@ static void test_server(void)
           "stats: received %lld, changed %lld, rejected %lld, ignored %lld, malformed %lld", (long long)box.last_stats[0],
           (long long)box.last_stats[1], (long long)box.last_stats[2], (long long)box.last_stats[3], (long long)box.last_stats[4]);
     CHECK(adv_osc_receive_buffer(osc) >= 212992, "receive buffer %d bytes", adv_osc_receive_buffer(osc));
+    /* asked from elsewhere, answered to the address given */
+    char client_port[16];
+    snprintf(client_port, sizeof client_port, "%d", lo_server_get_port(client));
+    lo_send(to, "/advinst/query", "si", "127.0.0.1", atoi(client_port));
+    exchange(osc, client);
+    CHECK(box.states == 4 && box.stats == 2 && box.last_stats[0] == 7, "query with an address: %d states, %d stats",
+          box.states, box.stats);
 
     lo_address_free(to);
     lo_server_free(client);

@@ -12,7 +12,8 @@
  *      /advinst/bypass i     0 or 1
  *      /advinst/subscribe [s host, i port]   no arguments: the sender
  *      /advinst/ping
- *      /advinst/query        answered with /advinst/state and /advinst/stats (to the sender only)
+ *      /advinst/query [s host, i port]   answered with /advinst/state and /advinst/stats, to that
+ *                            address only (no arguments: the sender)
  * Out (to subscribers; replies also to the sender):
  *      /advinst/prediction s stream ("in"|"out"), s class, f confidence
  *      /advinst/probs s stream, 12 f in class order
@@ -49,7 +50,7 @@ typedef enum {
     ADV_OSC_ERROR,           /* reply->error says why; nothing changes */
     ADV_OSC_PING,            /* answer /advinst/pong */
     ADV_OSC_SUBSCRIBE,       /* reply->host / reply->port ("" / 0: the sender) */
-    ADV_OSC_QUERY            /* answer /advinst/state and /advinst/stats to the sender */
+    ADV_OSC_QUERY            /* answer /advinst/state and /advinst/stats (reply->host / port as for subscribe) */
 } adv_osc_action;
 
 typedef struct {
