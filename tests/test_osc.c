@@ -297,6 +297,14 @@ static void test_server(void)
     CHECK(box.states == 4 && box.stats == 2 && box.last_stats[0] == 7, "query with an address: %d states, %d stats",
           box.states, box.stats);
 
+    /* a burst: each poll handles a bounded share (the caller's loop stays responsive), in order,
+     * and the last value sent is the one that stays */
+    for (int i = 0; i < 600; i++) lo_send_from(to, client, LO_TT_IMMEDIATE, "/advinst/iterations", "i", 1 + i);
+    int first = adv_osc_poll(osc, 0), rounds = 1, total = first;
+    while (rounds < 20 && total < 600) { total += adv_osc_poll(osc, 50); rounds++; }
+    CHECK(first > 0 && first < 600 && total == 600, "burst of 600: first poll %d, %d in %d polls", first, total, rounds);
+    CHECK(adv_osc_settings(osc)->max_iter == 600, "after the burst: iterations %ld", adv_osc_settings(osc)->max_iter);
+
     lo_address_free(to);
     lo_server_free(client);
     adv_osc_close(osc);
