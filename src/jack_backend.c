@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define SCRATCH 8192   /* frames per engine call when the input comes from a file */
+#define STACK_TOUCH (128 * 1024)   /* bytes of stack pre-faulted in each of our JACK threads */
 
 struct adv_jack {
     jack_client_t *client;
@@ -96,6 +97,15 @@ static int process(jack_nframes_t nframes, void *arg)
     return 0;
 }
 
+/* Runs in each JACK thread of ours before its first callback, the process thread included: touches
+ * the stack the callbacks will use, so that their first calls do not page-fault. */
+static void thread_init(void *arg)
+{
+    (void)arg;
+    volatile char stack[STACK_TOUCH];
+    for (size_t i = 0; i < sizeof stack; i += 256) stack[i] = 0;
+}
+
 /* Our outputs are our inputs delayed by the engine's latency, in both directions. */
 static void latency(jack_latency_callback_mode_t mode, void *arg)
 {
@@ -139,15 +149,22 @@ static void shutdown_cb(jack_status_t code, const char *reason, void *arg)
     atomic_store(&((adv_jack *)arg)->lost, 1);
 }
 
+/* libjack prints its own diagnostics (several lines per failed connection, more when the server
+ * dies): they are dropped, so that a failure is the one line advinst prints, and a reconnecting
+ * client does not fill the log every second. */
+static void jack_message(const char *msg) { (void)msg; }
+
 adv_jack *adv_jack_open(const adv_jack_options *o)
 {
     if (o->channels < 1 || o->channels > ADV_LIVE_MAX_CHANNELS) {
         adv_fail("jack: channels must be 1 or 2");
         return NULL;
     }
-    adv_jack *j = calloc(1, sizeof *j);
+    adv_jack *j = adv_rt_alloc(sizeof *j);   /* the process callback's state */
     if (!j) { adv_fail("out of memory"); return NULL; }
     j->channels = o->channels;
+    jack_set_error_function(jack_message);
+    jack_set_info_function(jack_message);
     jack_options_t opts = JackNullOption;
     if (o->no_start_server) opts |= JackNoStartServer;
     if (o->server_name) opts |= JackServerName;
@@ -158,9 +175,10 @@ adv_jack *adv_jack_open(const adv_jack_options *o)
         adv_fail("cannot connect to the JACK server%s%s%s (status 0x%x): is jackd running?",
                  o->server_name ? " \"" : "", o->server_name ? o->server_name : "", o->server_name ? "\"" : "",
                  (unsigned)status);
-        free(j);
+        adv_rt_free(j, sizeof *j);
         return NULL;
     }
+    jack_set_thread_init_callback(j->client, thread_init, NULL);
     for (int c = 0; c < j->channels; c++) {
         char in_name[16], out_name[16];
         if (j->channels == 1) {
@@ -186,7 +204,7 @@ adv_jack *adv_jack_open(const adv_jack_options *o)
 int adv_jack_set_input(adv_jack *j, const float *interleaved, long frames, int loop)
 {
     for (int c = 0; c < j->channels; c++) {
-        j->file_scratch[c] = calloc(SCRATCH, sizeof(float));
+        if (!j->file_scratch[c]) j->file_scratch[c] = adv_rt_alloc(sizeof(float) * SCRATCH);
         if (!j->file_scratch[c]) return adv_fail("out of memory");
     }
     j->file = interleaved;
@@ -199,7 +217,7 @@ int adv_jack_enable_record(adv_jack *j, double seconds)
 {
     size_t frames = (size_t)(seconds * jack_get_sample_rate(j->client)) + SCRATCH;
     j->rec = jack_ringbuffer_create(frames * sizeof(float) * j->channels);
-    j->rec_scratch = calloc((size_t)SCRATCH * j->channels, sizeof(float));
+    j->rec_scratch = adv_rt_alloc(sizeof(float) * SCRATCH * j->channels);
     if (!j->rec || !j->rec_scratch) return adv_fail("out of memory for recording");
     memset(j->rec->buf, 0, j->rec->size);
     jack_ringbuffer_mlock(j->rec);
@@ -257,10 +275,10 @@ void adv_jack_close(adv_jack *j)
         if (atomic_load(&j->active) && !atomic_load(&j->lost)) jack_deactivate(j->client);
         jack_client_close(j->client);
     }
-    for (int c = 0; c < ADV_LIVE_MAX_CHANNELS; c++) free(j->file_scratch[c]);
+    for (int c = 0; c < ADV_LIVE_MAX_CHANNELS; c++) adv_rt_free(j->file_scratch[c], sizeof(float) * SCRATCH);
     if (j->rec) jack_ringbuffer_free(j->rec);
-    free(j->rec_scratch);
+    adv_rt_free(j->rec_scratch, sizeof(float) * SCRATCH * j->channels);
     free(j->connect_in);
     free(j->connect_out);
-    free(j);
+    adv_rt_free(j, sizeof *j);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -794,15 +795,38 @@ adv_model *adv_live_random_model(uint64_t seed)
 
 /* ---- life cycle ---- */
 
-static void *zalloc_bytes(size_t bytes)
+static size_t page_round(size_t bytes)
 {
-    /* zeroed and touched now, so the audio thread never page-faults on first use */
-    void *p = malloc(bytes ? bytes : 1);
-    if (p) memset(p, 0, bytes ? bytes : 1);
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return bytes ? (bytes + page - 1) / page * page : page;
+}
+
+void *adv_rt_alloc(size_t bytes)
+{
+    const size_t size = page_round(bytes);
+    void *p = NULL;
+    if (posix_memalign(&p, (size_t)sysconf(_SC_PAGESIZE), size) != 0) return NULL;
+    memset(p, 0, size);
+    mlock(p, size);   /* fails beyond RLIMIT_MEMLOCK: the pages are resident all the same */
     return p;
 }
 
-static float *zalloc(size_t n) { return zalloc_bytes(sizeof(float) * n); }
+void adv_rt_free(void *p, size_t bytes)
+{
+    if (!p) return;
+    munlock(p, page_round(bytes));   /* whole pages of this block only */
+    free(p);
+}
+
+/* Worker buffers: zeroed (touched) now. */
+static float *zalloc(size_t n)
+{
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    if (p) memset(p, 0, sizeof(float) * (n ? n : 1));
+    return p;
+}
+
+static float *rt_floats(size_t n) { return adv_rt_alloc(sizeof(float) * n); }
 
 /* Perturbation buffers the engine needs: a clip's buffer is taken when its attack ends (after the
  * clip is complete) and handed back when the clip has played out, L frames after its end, so the
@@ -831,18 +855,18 @@ void adv_live_free(adv_live *e)
     atomic_store(&e->cancel, 1);
     if (e->attack_started) pthread_join(e->attack_thread, NULL);
     if (e->classify_started) pthread_join(e->classify_thread, NULL);
-    for (int c = 0; c < ADV_LIVE_MAX_CHANNELS; c++) free(e->delay[c]);
-    for (int s = 0; s < e->n_slots && e->slot_buf; s++) free(e->slot_buf[s]);
-    free(e->slot_buf);
-    free(e->free_slots);
-    free(e->active);
+    for (int c = 0; c < ADV_LIVE_MAX_CHANNELS; c++) adv_rt_free(e->delay[c], sizeof(float) * (e->dmask + 1));
+    for (int s = 0; s < e->n_slots && e->slot_buf; s++) adv_rt_free(e->slot_buf[s], sizeof(float) * (size_t)e->N * e->C);
+    adv_rt_free(e->slot_buf, sizeof *e->slot_buf * (size_t)e->n_slots);
+    adv_rt_free(e->free_slots, sizeof *e->free_slots * (size_t)e->n_slots);
+    adv_rt_free(e->active, sizeof *e->active * (size_t)e->n_slots);
     jack_ringbuffer_t *rings[] = {e->in_ring, e->mon_ring, e->pert_ring, e->free_ring, e->ev_audio, e->ev_clf};
     for (size_t i = 0; i < sizeof rings / sizeof rings[0]; i++)
         if (rings[i]) jack_ringbuffer_free(rings[i]);
-    free(e->ramp_tbl);
-    free(e->scratch_in);
-    free(e->scratch_mon);
-    free(e->scratch_gain);
+    adv_rt_free(e->ramp_tbl, sizeof(float) * ((size_t)e->ramp + 1));
+    adv_rt_free(e->scratch_in, sizeof(float) * CHUNK * e->C);
+    adv_rt_free(e->scratch_mon, sizeof(float) * 2 * CHUNK);
+    adv_rt_free(e->scratch_gain, sizeof(float) * CHUNK);
     free(e->clip_buf);
     free(e->adv_buf);
     free(e->block_buf);
@@ -853,7 +877,7 @@ void adv_live_free(adv_live *e)
     adv_attack_ws_free(e->ws);
     adv_classifier_free(e->clf);
     pthread_mutex_destroy(&e->writer_lock);
-    free(e);
+    adv_rt_free(e, sizeof *e);
 }
 
 adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_live_settings *initial)
@@ -871,7 +895,7 @@ adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_li
                  "ramp in [0, 1000] ms");
         return NULL;
     }
-    adv_live *e = calloc(1, sizeof *e);
+    adv_live *e = adv_rt_alloc(sizeof *e);   /* the audio thread's state lives here too */
     if (!e) { adv_fail("out of memory"); return NULL; }
     pthread_mutex_init(&e->writer_lock, NULL);
     e->model = m;
@@ -894,7 +918,7 @@ adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_li
         return NULL;
     }
     if (e->ramp > e->N / 4) e->ramp = e->N / 4;
-    e->ramp_tbl = zalloc((size_t)e->ramp + 1);
+    e->ramp_tbl = rt_floats((size_t)e->ramp + 1);
     for (long k = 0; k < e->ramp; k++) e->ramp_tbl[k] = (float)(0.5 - 0.5 * cos(M_PI * (k + 0.5) / e->ramp));
     e->gain = initial && initial->bypass ? 0.0f : 1.0f;
 
@@ -902,18 +926,18 @@ adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_li
     while (d < (uint64_t)e->L + CHUNK + 1) d <<= 1;
     e->dmask = d - 1;
     int ok = e->ramp_tbl != NULL;
-    for (int c = 0; c < C; c++) ok = ok && (e->delay[c] = zalloc(d));
+    for (int c = 0; c < C; c++) ok = ok && (e->delay[c] = rt_floats(d));
     e->n_slots = slots_needed(e);
-    e->slot_buf = zalloc_bytes(sizeof *e->slot_buf * (size_t)e->n_slots);
-    e->free_slots = zalloc_bytes(sizeof *e->free_slots * (size_t)e->n_slots);
-    e->active = zalloc_bytes(sizeof *e->active * (size_t)e->n_slots);
+    e->slot_buf = adv_rt_alloc(sizeof *e->slot_buf * (size_t)e->n_slots);
+    e->free_slots = adv_rt_alloc(sizeof *e->free_slots * (size_t)e->n_slots);
+    e->active = adv_rt_alloc(sizeof *e->active * (size_t)e->n_slots);
     ok = ok && e->slot_buf && e->free_slots && e->active;
     for (int s = 0; ok && s < e->n_slots; s++) {
-        ok = (e->slot_buf[s] = zalloc((size_t)e->N * C)) != NULL;
+        ok = (e->slot_buf[s] = rt_floats((size_t)e->N * C)) != NULL;
         e->free_slots[e->n_free++] = s;
     }
-    ok = ok && (e->scratch_in = zalloc((size_t)CHUNK * C)) && (e->scratch_mon = zalloc(2 * CHUNK)) &&
-         (e->scratch_gain = zalloc(CHUNK));
+    ok = ok && (e->scratch_in = rt_floats((size_t)CHUNK * C)) && (e->scratch_mon = rt_floats(2 * CHUNK)) &&
+         (e->scratch_gain = rt_floats(CHUNK));
     ok = ok && (e->clip_buf = zalloc((size_t)e->N * C)) && (e->adv_buf = zalloc((size_t)e->N * C)) &&
          (e->block_buf = zalloc((size_t)CHUNK * C));
     /* the attack ring holds what arrives while a clip is being attacked, plus a second of slack */

@@ -3,13 +3,16 @@
 #include "advinst/error.h"
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+#include <sys/socket.h>
 
 #define NS "/advinst/"
 #define MAX_SUBSCRIBERS 16
+#define POLL_MAX 256                 /* messages handled per adv_osc_poll call at most */
+#define RECEIVE_BUFFER (4 << 20)     /* bytes asked for; the kernel doubles it (bookkeeping) */
 
 /* liblo's arguments point into the datagram, which is only 4-byte aligned, while union lo_arg
  * has 8-byte members: read them through memcpy (no misaligned access). */
@@ -29,10 +32,13 @@ static const adv_osc_address addresses[] = {
     {"/advinst/bypass", "i", 1, "1: output = delayed input, 0: attack"},
     {"/advinst/subscribe", "[si]", 1, "send feedback to host:port (no arguments: to the sender)"},
     {"/advinst/ping", "", 1, "answered with /advinst/pong"},
+    {"/advinst/query", "[si]", 1, "answered with /advinst/state and /advinst/stats to host:port (no arguments: the sender)"},
     {"/advinst/prediction", "ssf", 0, "stream (in|out), class, confidence"},
     {"/advinst/probs", "sffffffffffff", 0, "stream, 12 probabilities in class order"},
     {"/advinst/attack", "isfis", 0, "clip, status (ok|failed|miss|already|silent|error), snr_db, iterations, prediction after"},
     {"/advinst/state", "ssfffiisiff", 0, "target, method, step, alpha, eps, iterations, bypass, preset, version, latency_seconds, confidence"},
+    {"/advinst/stats", "hhhhhhhhhhhhi", 0, "messages received, changed, rejected, ignored, malformed; frames, xruns; "
+                                           "clips ok, failed, missed, clean; ring overflows; engine settings version"},
     {"/advinst/pong", "", 0, "answer to /advinst/ping"},
     {"/advinst/error", "s", 0, "why a message was refused"},
 };
@@ -144,8 +150,9 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
         }
         return ADV_OSC_CHANGED;
     }
-    if (!strcmp(a, "subscribe")) {
-        if (types_are(types, "")) return ADV_OSC_SUBSCRIBE;
+    if (!strcmp(a, "subscribe") || !strcmp(a, "query")) {
+        const adv_osc_action act = a[0] == 's' ? ADV_OSC_SUBSCRIBE : ADV_OSC_QUERY;
+        if (types_are(types, "")) return act;
         if (!types_are(types, "si")) return refuse(r, "%s takes no arguments or a host and a port (got \"%s\")", path, types);
         const char *host = arg_s(argv[0]);
         int port = arg_i(argv[1]);
@@ -153,7 +160,7 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
         if (port < 1 || port > 65535) return refuse(r, "%s: port %d is not in 1..65535", path, port);
         snprintf(r->host, sizeof r->host, "%s", host);
         r->port = port;
-        return ADV_OSC_SUBSCRIBE;
+        return act;
     }
     if (!strcmp(a, "ping")) {
         if (!types_are(types, "")) return refuse(r, "%s takes no arguments (got \"%s\")", path, types);
@@ -195,36 +202,32 @@ struct adv_osc {
     adv_live_settings settings;
     lo_address subs[MAX_SUBSCRIBERS];
     int n_subs;
+    adv_osc_counts counts;
+    long next_error_report;  /* liblo errors: report again once their count reaches this */
+    int receive_buffer;
 };
 
-/* liblo's error handler: one line per error, but at most one a second (any sender can make every
- * datagram an error; the rest are counted and reported with the next line). */
+/* liblo's error handler has no user pointer: it counts (per process) and keeps the last message;
+ * adv_osc_poll reports them, sparsely, so that a flood of garbage cannot flood the log. */
+static atomic_long lo_errors;
+static char lo_last_error[160];
+
 static void lo_error(int num, const char *msg, const char *where)
 {
-    static double last = -1e9;
-    static long suppressed;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-    if (now - last < 1.0) {
-        suppressed++;
-        return;
-    }
-    last = now;
-    char more[64] = "";
-    if (suppressed) snprintf(more, sizeof more, " (and %ld more errors)", suppressed);
-    suppressed = 0;
-    char where_text[80] = "";
-    if (where) {
-        /* `where` may be a path from the network: printable characters only */
-        snprintf(where_text, sizeof where_text, " at %.64s", where);
-        for (char *c = where_text; *c; c++)
-            if ((unsigned char)*c < 32 || *c == 127) *c = '?';
-    }
-    fprintf(stderr, "advinst live: OSC error %d: %s%s%s\n", num, msg ? msg : "", where_text, more);
+    snprintf(lo_last_error, sizeof lo_last_error, "%d: %s%s%.64s", num, msg ? msg : "", where ? " at " : "", where ? where : "");
+    for (char *c = lo_last_error; *c; c++)   /* `where` may be the start of a garbage datagram */
+        if ((unsigned char)*c < 32 || (unsigned char)*c > 126) *c = '?';
+    atomic_fetch_add(&lo_errors, 1);
 }
 
 int adv_osc_port(const adv_osc *o) { return lo_server_get_port(o->server); }
+int adv_osc_receive_buffer(const adv_osc *o) { return o->receive_buffer; }
+
+void adv_osc_get_counts(const adv_osc *o, adv_osc_counts *c)
+{
+    *c = o->counts;
+    c->malformed = atomic_load(&lo_errors);
+}
 const adv_live_settings *adv_osc_settings(const adv_osc *o) { return &o->settings; }
 
 static void publish(adv_osc *o)
@@ -285,6 +288,29 @@ static void send_state_to(adv_osc *o, lo_address also)
     lo_message_free(m);
 }
 
+/* /advinst/stats to one address: the message counts and the engine's counters. */
+static void send_stats(adv_osc *o, lo_address to)
+{
+    adv_osc_counts c;
+    adv_osc_get_counts(o, &c);
+    adv_live_stats st;
+    memset(&st, 0, sizeof st);
+    adv_live_settings running;
+    memset(&running, 0, sizeof running);
+    if (o->engine) {
+        adv_live_get_stats(o->engine, &st);
+        adv_live_read_settings(o->engine, ADV_LIVE_READER_CONTROL, &running);
+    }
+    const int64_t v[] = {c.received,     c.changed,        c.rejected,   c.ignored,        c.malformed,
+                         (int64_t)st.frames, st.xruns,     st.clips_ok,  st.clips_failed,  st.clips_miss,
+                         st.clips_clean, st.ring_overflows};
+    lo_message m = lo_message_new();
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) lo_message_add_int64(m, v[i]);
+    lo_message_add_int32(m, (int32_t)running.version);
+    lo_send_message_from(to, o->server, "/advinst/stats", m);
+    lo_message_free(m);
+}
+
 void adv_osc_send_state(adv_osc *o) { send_state_to(o, NULL); }
 
 static void send_error_to(adv_osc *o, lo_address also, const char *text)
@@ -322,14 +348,34 @@ static int on_message(const char *path, const char *types, lo_arg **argv, int ar
     lo_address src = lo_message_get_source(msg);
     adv_live_settings next;
     adv_osc_reply r;
+    o->counts.received++;
     switch (adv_osc_handle(o->model, &o->settings, path, types, argv, &next, &r)) {
-    case ADV_OSC_IGNORED: return 1;
+    case ADV_OSC_IGNORED: o->counts.ignored++; return 1;
     case ADV_OSC_CHANGED:
+        o->counts.changed++;
         o->settings = next;
         publish(o);
         send_state_to(o, src);
         return 0;
-    case ADV_OSC_ERROR: send_error_to(o, src, r.error); return 0;
+    case ADV_OSC_ERROR:
+        o->counts.rejected++;
+        send_error_to(o, src, r.error);
+        return 0;
+    case ADV_OSC_QUERY: {
+        char port[16];
+        snprintf(port, sizeof port, "%d", r.port);
+        lo_address to = r.port ? lo_address_new(r.host, port) : src;
+        if (!to) {
+            send_error_to(o, src, "/advinst/query: invalid address");
+            return 0;
+        }
+        lo_message m = state_message(o);
+        lo_send_message_from(to, o->server, "/advinst/state", m);
+        lo_message_free(m);
+        send_stats(o, to);
+        if (to != src) lo_address_free(to);
+        return 0;
+    }
     case ADV_OSC_PING: {
         lo_message m = lo_message_new();
         send_all(o, src, "/advinst/pong", m);
@@ -355,16 +401,28 @@ adv_osc *adv_osc_open(const char *port, const adv_model *m, const adv_live_setti
     o->model = m;
     if (initial) o->settings = *initial;
     else adv_live_settings_default(&o->settings);
+    const long errors_before = atomic_load(&lo_errors);
     o->server = lo_server_new(port && strcmp(port, "0") ? port : NULL, lo_error);
     if (!o->server) {
         free(o);
-        adv_fail("cannot listen for OSC on UDP port %s (in use?)", port ? port : "(any)");
+        adv_fail("cannot listen for OSC on UDP port %s (in use?)%s%s", port ? port : "(any)",
+                 atomic_load(&lo_errors) > errors_before ? ": liblo error " : "",
+                 atomic_load(&lo_errors) > errors_before ? lo_last_error : "");
         return NULL;
     }
     /* Bundle elements apply on arrival: a bundle time-tagged in the future would otherwise wait in
      * liblo's queue, which any sender could grow without bound. */
     lo_server_enable_queue(o->server, 0, 1);
+    o->next_error_report = atomic_load(&lo_errors) + 1;
     lo_server_add_method(o->server, NULL, NULL, on_message, o);
+    /* room for bursts: as root beyond net.core.rmem_max (SO_RCVBUFFORCE), else up to it */
+    int fd = lo_server_get_socket_fd(o->server), want = RECEIVE_BUFFER, got = 0;
+    socklen_t len = sizeof got;
+    if (fd >= 0) {
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+        if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0) o->receive_buffer = got;
+    }
     return o;
 }
 
@@ -389,18 +447,20 @@ int adv_osc_dispatch(adv_osc *o, const void *data, size_t size)
 
 int adv_osc_poll(adv_osc *o, int timeout_ms)
 {
-    uint64_t before = o->settings.version;
-    int changes = 0;
-    /* everything already queued, then wait at most timeout_ms for more */
-    while (lo_server_recv_noblock(o->server, 0) > 0)
-        if (o->settings.version != before) { changes++; before = o->settings.version; }
-    if (timeout_ms > 0 && lo_server_recv_noblock(o->server, timeout_ms) > 0) {
-        if (o->settings.version != before) changes++;
-        before = o->settings.version;
-        while (lo_server_recv_noblock(o->server, 0) > 0)
-            if (o->settings.version != before) { changes++; before = o->settings.version; }
+    const long before = o->counts.changed;
+    int n = 0;
+    while (n < POLL_MAX && lo_server_recv_noblock(o->server, 0) > 0) n++;
+    if (n == 0 && timeout_ms > 0 && lo_server_recv_noblock(o->server, timeout_ms) > 0) {
+        n = 1;
+        while (n < POLL_MAX && lo_server_recv_noblock(o->server, 0) > 0) n++;
     }
-    return changes;
+    const long errors = atomic_load(&lo_errors);
+    if (errors >= o->next_error_report) {
+        fprintf(stderr, "advinst live: OSC: %ld malformed message%s so far (last: %s)\n", errors, errors == 1 ? "" : "s",
+                lo_last_error);
+        o->next_error_report = 2 * errors;
+    }
+    return (int)(o->counts.changed - before);
 }
 
 void adv_osc_send_event(adv_osc *o, const adv_live_event *ev)

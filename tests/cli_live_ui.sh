@@ -20,7 +20,7 @@ PY
 python3 "$UI/make_tosc.py" --out "$WORK/fresh.tosc"
 cmp -s "$WORK/fresh.tosc" "$UI/advinst.tosc" || { echo "ui/advinst.tosc is stale: run ui/make_tosc.py" >&2; exit 1; }
 python3 "$UI/make_tosc.py" --addresses "$UI/advinst.tosc" >"$WORK/used"
-for c in target method step alpha eps confidence iterations preset bypass ping subscribe; do echo "/advinst/$c"; done >>"$WORK/used"
+for c in target method step alpha eps confidence iterations preset bypass ping subscribe query; do echo "/advinst/$c"; done >>"$WORK/used"
 grep -q '"/advinst/$cmd"' "$UI/control.sh"
 missing=$(sort -u "$WORK/used" | comm -23 - "$WORK/implemented")
 if [ -n "$missing" ]; then echo "addresses used but not implemented: $missing" >&2; exit 1; fi

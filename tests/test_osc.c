@@ -4,10 +4,13 @@
 #include "testutil.h"
 #include "advinst/error.h"
 #include "advinst/osc.h"
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static adv_model *model;
@@ -165,6 +168,12 @@ static void test_messages(void)
     EXPECT_ERROR("/advinst/subscribe", "s", "127.0.0.1");
     EXPECT_ERROR("/advinst/subscribe", "is", 9000, "127.0.0.1");
 
+    CHECK(send_msg(&n, &r, "/advinst/query", "") == ADV_OSC_QUERY && r.port == 0, "query (sender)");
+    CHECK(send_msg(&n, &r, "/advinst/query", "si", "127.0.0.1", 9002) == ADV_OSC_QUERY && r.port == 9002 &&
+              !strcmp(r.host, "127.0.0.1"),
+          "query host port");
+    EXPECT_ERROR("/advinst/query", "i", 1);
+    EXPECT_ERROR("/advinst/query", "si", "127.0.0.1", 0);
     CHECK(send_msg(&n, &r, "/advinst/ping", "") == ADV_OSC_PING, "ping");
     EXPECT_ERROR("/advinst/ping", "i", 1);
     EXPECT_ERROR("/advinst/nosuch", "");
@@ -278,8 +287,9 @@ static void test_dispatch(void)
 /* ---- the server over sockets ---- */
 
 typedef struct {
-    int states, pongs, errors;
+    int states, pongs, errors, stats;
     char last_target[32], last_error[256];
+    int64_t last_stats[12];
 } inbox;
 
 static int on_reply(const char *path, const char *types, lo_arg **argv, int argc, lo_message msg, void *user)
@@ -290,6 +300,9 @@ static int on_reply(const char *path, const char *types, lo_arg **argv, int argc
     if (!strcmp(path, "/advinst/state") && !strcmp(types, "ssfffiisiff")) {
         b->states++;
         snprintf(b->last_target, sizeof b->last_target, "%s", &argv[0]->s);
+    } else if (!strcmp(path, "/advinst/stats") && !strcmp(types, "hhhhhhhhhhhhi")) {
+        b->stats++;
+        for (int i = 0; i < 12; i++) memcpy(&b->last_stats[i], argv[i], sizeof(int64_t));
     } else if (!strcmp(path, "/advinst/pong")) {
         b->pongs++;
     } else if (!strcmp(path, "/advinst/error") && !strcmp(types, "s")) {
@@ -333,6 +346,48 @@ static void test_server(void)
     exchange(osc, client);
     CHECK(box.errors == 1 && strstr(box.last_error, "eps"), "bad message: %d errors (%s)", box.errors, box.last_error);
     CHECK(box.states == 2 && adv_osc_settings(osc)->target == 8, "a bad message changed the state");
+    lo_send_from(to, client, LO_TT_IMMEDIATE, "/other/thing", "i", 1);
+
+    /* garbage datagrams: counted, no reply, nothing changes, the server goes on */
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)adv_osc_port(osc));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    static const char garbage[][12] = {"\xff\xfe\x01\x02garbage", "/advinst/eps", "/adv\0\0\0\0,f\0\0"};
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++)
+        sendto(fd, garbage[i], sizeof garbage[i], 0, (struct sockaddr *)&sa, sizeof sa);
+    close(fd);
+    exchange(osc, client);
+    adv_osc_counts c;
+    adv_osc_get_counts(osc, &c);
+    CHECK(c.malformed >= 2, "garbage: %ld malformed counted", c.malformed);
+    CHECK(box.states == 2 && box.errors == 1 && adv_osc_settings(osc)->target == 8, "garbage changed something");
+
+    /* the query: state and stats to the sender, counts of what came before */
+    lo_send_from(to, client, LO_TT_IMMEDIATE, "/advinst/query", "");
+    exchange(osc, client);
+    CHECK(box.states == 3 && box.stats == 1, "query: %d states, %d stats", box.states, box.stats);
+    CHECK(box.last_stats[0] == 6 && box.last_stats[1] == 1 && box.last_stats[2] == 1 && box.last_stats[3] == 1 &&
+              box.last_stats[4] == c.malformed,
+          "stats: received %lld, changed %lld, rejected %lld, ignored %lld, malformed %lld", (long long)box.last_stats[0],
+          (long long)box.last_stats[1], (long long)box.last_stats[2], (long long)box.last_stats[3], (long long)box.last_stats[4]);
+    CHECK(adv_osc_receive_buffer(osc) >= 212992, "receive buffer %d bytes", adv_osc_receive_buffer(osc));
+    /* asked from elsewhere, answered to the address given */
+    char client_port[16];
+    snprintf(client_port, sizeof client_port, "%d", lo_server_get_port(client));
+    lo_send(to, "/advinst/query", "si", "127.0.0.1", atoi(client_port));
+    exchange(osc, client);
+    CHECK(box.states == 4 && box.stats == 2 && box.last_stats[0] == 7, "query with an address: %d states, %d stats",
+          box.states, box.stats);
+
+    /* a burst: each poll handles a bounded share (the caller's loop stays responsive), in order,
+     * and the last value sent is the one that stays */
+    for (int i = 0; i < 600; i++) lo_send_from(to, client, LO_TT_IMMEDIATE, "/advinst/iterations", "i", 1 + i);
+    int first = adv_osc_poll(osc, 0), rounds = 1, total = first;
+    while (rounds < 20 && total < 600) { total += adv_osc_poll(osc, 50); rounds++; }
+    CHECK(first > 0 && first < 600 && total == 600, "burst of 600: first poll %d, %d in %d polls", first, total, rounds);
+    CHECK(adv_osc_settings(osc)->max_iter == 600, "after the burst: iterations %ld", adv_osc_settings(osc)->max_iter);
 
     lo_address_free(to);
     lo_server_free(client);

@@ -5,10 +5,11 @@
 #   ui/control.sh method mscw           (cw, mscw, off)
 #   ui/control.sh step 2e-5 | alpha 10 | eps 0.01 | confidence 0.5 | iterations 300
 #   ui/control.sh preset mscw-accordion | bypass 1 | ping
-# Environment: HOST (localhost), PORT (9000, advinst's --osc-port), LISTEN (9001, for watch).
+#   ui/control.sh stats                 print the state and the counters (messages, xruns, clips)
+# Environment: HOST (localhost), PORT (9000, advinst's --osc-port), LISTEN (9001, for watch and stats).
 set -euo pipefail
 HOST=${HOST:-localhost} PORT=${PORT:-9000} LISTEN=${LISTEN:-9001}
-[ $# -ge 1 ] || { sed -n '2,8p' "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,9p' "$0"; exit 2; }
 cmd=$1; shift
 case "$cmd" in
   watch)
@@ -25,5 +26,12 @@ case "$cmd" in
   step|alpha|eps|confidence) oscsend "$HOST" "$PORT" "/advinst/$cmd" f "$1" ;;
   iterations|bypass) oscsend "$HOST" "$PORT" "/advinst/$cmd" i "$1" ;;
   ping) oscsend "$HOST" "$PORT" /advinst/ping ;;
+  stats)
+    oscdump -L "$LISTEN" &
+    dump=$!
+    trap 'kill $dump 2>/dev/null || true' EXIT INT TERM
+    sleep 0.2
+    oscsend "$HOST" "$PORT" /advinst/query si 127.0.0.1 "$LISTEN"
+    sleep 0.5 ;;
   *) echo "control.sh: unknown command $cmd" >&2; exit 2 ;;
 esac

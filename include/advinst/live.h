@@ -111,12 +111,19 @@ void adv_live_process(adv_live *e, const float *const *in, float *const *out, ui
 /* Called from the backend's xrun notification (counted only). */
 void adv_live_count_xrun(adv_live *e);
 
+/* Memory the audio thread touches (engine and backend): page-aligned, zeroed so that every page
+ * is resident now, and locked in RAM where RLIMIT_MEMLOCK allows (best effort), so the audio
+ * thread never page-faults on it. Freed with the size it was allocated with. */
+void *adv_rt_alloc(size_t bytes);
+void adv_rt_free(void *p, size_t bytes);
+
 /* ---- settings ---- */
 
 enum {
     ADV_LIVE_READER_AUDIO = 0,  /* used by adv_live_process */
     ADV_LIVE_READER_ATTACK,     /* used by the attack worker */
     ADV_LIVE_READER_CLASSIFY,   /* used by the classifier worker */
+    ADV_LIVE_READER_CONTROL,    /* used by the OSC server (src/osc.c) */
     ADV_LIVE_READER_USER0,      /* free for callers (one thread each) */
     ADV_LIVE_READER_USER1,
     ADV_LIVE_N_READERS

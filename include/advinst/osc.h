@@ -12,12 +12,17 @@
  *      /advinst/bypass i     0 or 1
  *      /advinst/subscribe [s host, i port]   no arguments: the sender
  *      /advinst/ping
+ *      /advinst/query [s host, i port]   answered with /advinst/state and /advinst/stats, to that
+ *                            address only (no arguments: the sender)
  * Out (to subscribers; replies also to the sender):
  *      /advinst/prediction s stream ("in"|"out"), s class, f confidence
  *      /advinst/probs s stream, 12 f in class order
  *      /advinst/attack i clip, s status, f snr_db, i iterations, s prediction-after
  *      /advinst/state s target, s method, f step, f alpha, f eps, i iterations, i bypass, s preset,
  *                     i version, f latency_seconds, f confidence
+ *      /advinst/stats h received, h changed, h rejected, h ignored, h malformed, h frames, h xruns,
+ *                     h clips ok, h clips failed, h clips missed, h clips clean, h ring overflows,
+ *                     i settings version the engine runs with (0 without an engine)
  *      /advinst/pong
  *      /advinst/error s message
  * A message of a wrong type or value is answered with /advinst/error and changes nothing. */
@@ -44,7 +49,8 @@ typedef enum {
     ADV_OSC_CHANGED,         /* *next holds the new settings to publish */
     ADV_OSC_ERROR,           /* reply->error says why; nothing changes */
     ADV_OSC_PING,            /* answer /advinst/pong */
-    ADV_OSC_SUBSCRIBE        /* reply->host / reply->port ("" / 0: the sender) */
+    ADV_OSC_SUBSCRIBE,       /* reply->host / reply->port ("" / 0: the sender) */
+    ADV_OSC_QUERY            /* answer /advinst/state and /advinst/stats (reply->host / port as for subscribe) */
 } adv_osc_action;
 
 typedef struct {
@@ -65,7 +71,18 @@ adv_osc_action adv_osc_handle_packet(const adv_model *m, const adv_live_settings
 /* ---- the server (one thread: the caller of adv_osc_poll) ---- */
 typedef struct adv_osc adv_osc;
 
-/* Listens on UDP `port` (NULL or "0": any free port). The engine may be NULL (set later). */
+/* What the server has received since it was opened. */
+typedef struct {
+    long received;           /* well-formed messages (any address) */
+    long changed;            /* accepted setting changes (each one published) */
+    long rejected;           /* answered with /advinst/error */
+    long ignored;            /* outside /advinst */
+    long malformed;          /* datagrams liblo could not parse (counted per process) */
+} adv_osc_counts;
+
+/* Listens on UDP `port` (NULL or "0": any free port), with a receive buffer of a few MB so that a
+ * burst of messages waits in the kernel instead of being dropped. The engine may be NULL (set
+ * later). */
 adv_osc *adv_osc_open(const char *port, const adv_model *m, const adv_live_settings *initial);
 void adv_osc_close(adv_osc *o);
 int adv_osc_port(const adv_osc *o);
@@ -77,8 +94,13 @@ int adv_osc_subscribe(adv_osc *o, const char *host, const char *port);
  * with no sender address: answers to the sender go nowhere. Bundle time tags are ignored (the
  * server applies every element on arrival). Returns 0, or -1 (adv_error) for malformed data. */
 int adv_osc_dispatch(adv_osc *o, const void *data, size_t size);
-/* Handles the messages arriving within timeout_ms; returns how many changed the settings. */
+/* Handles the messages already queued (at most a few hundred, so that a flood cannot starve the
+ * caller's other work) or, if none, those arriving within timeout_ms; returns how many changed the
+ * settings. In arrival order: the last value sent for a setting is the one that stays. */
 int adv_osc_poll(adv_osc *o, int timeout_ms);
+void adv_osc_get_counts(const adv_osc *o, adv_osc_counts *c);
+/* The receive buffer the kernel granted (bytes), 0 if unknown. */
+int adv_osc_receive_buffer(const adv_osc *o);
 /* The settings as last published. */
 const adv_live_settings *adv_osc_settings(const adv_osc *o);
 /* Replaces the settings (e.g. from the command line) and publishes them. */

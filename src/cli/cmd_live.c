@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -174,6 +176,30 @@ static void print_settings(const adv_model *m, const adv_live_settings *s)
            (unsigned long)s->version, adv_live_target_name(m, s->target), adv_live_method_name(s->method), s->lr,
            s->alpha, s->eps, s->max_iter, s->confidence, s->bypass, s->preset[0] ? ", preset " : "", s->preset);
     fflush(stdout);
+}
+
+/* 1 if this process may lock any amount of memory: CAP_IPC_LOCK or an unlimited RLIMIT_MEMLOCK. */
+static int may_lock_everything(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY) return 1;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long caps = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "CapEff: %llx", &caps) == 1) break;
+    if (f) fclose(f);
+    return (caps >> 14) & 1;   /* CAP_IPC_LOCK */
+}
+
+/* Keeps every page the process touches in RAM (as JACK applications do), so the audio thread never
+ * waits for code or data to come back from disk. MCL_ONFAULT locks pages as they are touched,
+ * without populating reserved memory (thread stacks, heap arenas). Only when the lock limit cannot
+ * make later allocations fail; otherwise the real-time buffers alone are locked (adv_rt_alloc).
+ * Returns 1 if locked. */
+static int lock_memory(void)
+{
+    return may_lock_everything() && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0;
 }
 
 static int best_class(const float *p)
@@ -348,6 +374,7 @@ int cmd_live(int argc, char **argv)
     if (!isnan(confidence)) s.confidence = (float)confidence;
     s.bypass = bypass;
 
+    const int locked = lock_memory();
     adv_osc *osc = adv_osc_open(osc_port, m, &s);
     if (!osc) { code = cli_error("live", ADV_EXIT_FAILURE, "%s", adv_error()); goto out_model; }
     if (feedback && adv_osc_subscribe(osc, fb_host, fb_port) != 0) {
@@ -380,7 +407,10 @@ int cmd_live(int argc, char **argv)
             }
             if (!waiting_said) fprintf(stderr, "advinst live: %s; retrying every second\n", adv_error());
             waiting_said = 1;
-            sleep(1);
+            /* wait a second, answering OSC meanwhile (settings change, queries see the outage) */
+            for (int i = 0; i < 100 && !interrupted; i++) {
+                if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc));
+            }
             if (interrupted) break;
             continue;
         }
@@ -424,9 +454,12 @@ int cmd_live(int argc, char **argv)
         }
         const long L = adv_live_latency(engine);
         printf("advinst live: client %s at %d Hz, period %u, %d channel%s; latency %ld frames (%.2f s), clips %ld frames "
-               "(%s); OSC on UDP port %d\n",
+               "(%s); OSC on UDP port %d (receive buffer %d kB)\n",
                name, rate, adv_jack_buffer_size(j), channels, channels > 1 ? "s" : "", L, (double)L / rate,
-               adv_live_clip_frames(engine), cfg.onset_clips ? "onset" : "fixed", adv_osc_port(osc));
+               adv_live_clip_frames(engine), cfg.onset_clips ? "onset" : "fixed", adv_osc_port(osc),
+               adv_osc_receive_buffer(osc) / 1024);
+        if (!locked) printf("advinst live: note: memory is not locked (RLIMIT_MEMLOCK limited, no CAP_IPC_LOCK): only the "
+                            "real-time buffers are, as far as the limit allows\n");
         print_settings(m, adv_osc_settings(osc));
 
         /* the control loop: OSC, events, recording, the end */
@@ -476,9 +509,13 @@ int cmd_live(int argc, char **argv)
     }
     if (engine) {
         adv_live_get_stats(engine, &total);
-        printf("advinst live: %.1f s processed, clips ok %ld, failed %ld, missed %ld, clean %ld; xruns %ld\n",
+        adv_osc_counts oc;
+        adv_osc_get_counts(osc, &oc);
+        printf("advinst live: %.1f s processed, clips ok %ld, failed %ld, missed %ld, clean %ld; xruns %ld; ring overflows %ld; "
+               "OSC messages %ld (changed %ld, rejected %ld, ignored %ld, malformed %ld)\n",
                cfg.rate ? (double)total.frames / cfg.rate : 0.0, total.clips_ok, total.clips_failed, total.clips_miss,
-               total.clips_clean, total.xruns);
+               total.clips_clean, total.xruns, total.ring_overflows, oc.received, oc.changed, oc.rejected, oc.ignored,
+               oc.malformed);
     }
     int rec_code = recorder_close(&rec);
     if (code == ADV_EXIT_OK) code = rec_code;
