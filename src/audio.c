@@ -105,6 +105,47 @@ static int read_all(SNDFILE *sf, const SF_INFO *info, const char *name, adv_audi
     return 0;
 }
 
+/* Reads n bytes at off of a file (FILE *) or of a memory image (mem_file); returns how many. */
+typedef size_t (*read_at_fn)(void *src, uint64_t off, void *buf, size_t n);
+
+static size_t file_read_at(void *src, uint64_t off, void *buf, size_t n)
+{
+    FILE *f = src;
+    if (off > (uint64_t)INT64_MAX || fseeko(f, (off_t)off, SEEK_SET) != 0) return 0;
+    return fread(buf, 1, n, f);
+}
+
+/* libsndfile 1.2 walks a WAV LIST chunk up to its declared length in steps of a few bytes even
+ * past the end of the file (libsndfile issue #1118): a 72-byte file claiming a 1.6 GB LIST chunk
+ * keeps sf_open busy for minutes. So a RIFF/RIFX WAVE file whose chunk other than "data" runs
+ * past the end of the file is refused as corrupt before libsndfile sees it (a cut "data" chunk
+ * is left to libsndfile, which reads what is there). Other files pass unchecked. */
+static int check_wav_chunks(read_at_fn read_at, void *src, uint64_t size, const char *name)
+{
+    unsigned char h[12];
+    if (size < 12 || read_at(src, 0, h, 12) != 12) return 0;
+    int big = !memcmp(h, "RIFX", 4);
+    if ((memcmp(h, "RIFF", 4) && !big) || memcmp(h + 8, "WAVE", 4)) return 0;
+    uint64_t off = 12;
+    for (int k = 0; k < 100000 && off + 8 <= size; k++) {
+        unsigned char c[8];
+        if (read_at(src, off, c, 8) != 8) break;
+        uint32_t len = big ? (uint32_t)c[4] << 24 | (uint32_t)c[5] << 16 | (uint32_t)c[6] << 8 | c[7]
+                           : (uint32_t)c[7] << 24 | (uint32_t)c[6] << 16 | (uint32_t)c[5] << 8 | c[4];
+        uint64_t end = off + 8 + len;
+        if (end > size) {
+            if (!memcmp(c, "data", 4)) break;
+            char id[5];
+            for (int i = 0; i < 4; i++) id[i] = c[i] >= 32 && c[i] < 127 ? (char)c[i] : '?';
+            id[4] = '\0';
+            return adv_fail("%s: corrupt WAV: chunk '%s' at byte %llu claims %u bytes, past the end of the file", name,
+                            id, (unsigned long long)off, len);
+        }
+        off = end + (len & 1);
+    }
+    return 0;
+}
+
 int adv_audio_read(const char *path, adv_audio *out)
 {
     memset(out, 0, sizeof *out);
@@ -112,6 +153,13 @@ int adv_audio_read(const char *path, adv_audio *out)
     if (stat(path, &st) != 0) return adv_fail("%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return adv_fail("%s: is a directory", path);
     if (S_ISREG(st.st_mode) && st.st_size == 0) return adv_fail("%s: empty file", path);
+    if (S_ISREG(st.st_mode)) {
+        FILE *f = fopen(path, "rb");
+        if (!f) return adv_fail("%s: cannot open: %s", path, strerror(errno));
+        int rc = check_wav_chunks(file_read_at, f, (uint64_t)st.st_size, path);
+        fclose(f);
+        if (rc != 0) return -1;
+    }
 
     SF_INFO info;
     memset(&info, 0, sizeof info);
@@ -163,6 +211,15 @@ static sf_count_t mem_write(const void *ptr, sf_count_t count, void *u)
 
 static sf_count_t mem_tell(void *u) { return ((mem_file *)u)->pos; }
 
+static size_t mem_read_at(void *src, uint64_t off, void *buf, size_t n)
+{
+    const mem_file *m = src;
+    if (off >= (uint64_t)m->size) return 0;
+    if (n > (uint64_t)m->size - off) n = (size_t)((uint64_t)m->size - off);
+    memcpy(buf, m->data + off, n);
+    return n;
+}
+
 int adv_audio_read_memory(const void *data, size_t size, const char *name, adv_audio *out)
 {
     memset(out, 0, sizeof *out);
@@ -172,6 +229,7 @@ int adv_audio_read_memory(const void *data, size_t size, const char *name, adv_a
     if (size > (size_t)INT64_MAX) return adv_fail("%s: too large", name);
 
     mem_file m = {data, (sf_count_t)size, 0};
+    if (check_wav_chunks(mem_read_at, &m, (uint64_t)size, name) != 0) return -1;
     SF_VIRTUAL_IO vio = {mem_len, mem_seek, mem_read, mem_write, mem_tell};
     SF_INFO info;
     memset(&info, 0, sizeof info);

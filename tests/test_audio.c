@@ -305,6 +305,24 @@ static void test_errors(void)
     n = float_wav(wav, x, 4);
     spit(path_in("inf.wav"), wav, n);
     expect_read_error(path_in("inf.wav"), "NaN or infinite", "infinite sample");
+    /* a LIST chunk claiming 1.6 GB in a 72-byte file kept libsndfile's sf_open busy for minutes
+     * (fuzz_audio timeout, fuzz/regressions/audio/list-chunk-past-end.wav): refused up front,
+     * from memory and from a file; a cut "data" chunk still reads */
+    {
+        unsigned char riff[72] = "RIFF\x2b\x00\x00\x00WAVELIST\x10\x66\x61\x63";
+        memset(riff + 20, 0xff, sizeof riff - 20);
+        CHECK(adv_audio_read_memory(riff, sizeof riff, "list.wav", &a) == -1 && strstr(adv_error(), "chunk 'LIST'"),
+              "LIST past the end (memory): %s", adv_error());
+        spit(path_in("list.wav"), riff, sizeof riff);
+        expect_read_error(path_in("list.wav"), "chunk 'LIST' at byte 12", "LIST past the end (file)");
+        float y[64] = {0};
+        y[10] = 0.25f;
+        unsigned char cut[512];
+        size_t m = float_wav(cut, y, 64);
+        CHECK(adv_audio_read_memory(cut, m - 100, "cut.wav", &a) == 0 && a.frames == (long)(64 - 25) && a.samples[10] == 0.25f,
+              "a cut data chunk reads what is there: %s (%ld frames)", adv_error(), a.frames);
+        adv_audio_free(&a);
+    }
     /* finite but absurd: the mono mix and the resampler overflowed to inf on this (fuzz_audio's
      * invariants; fuzz/regressions/audio/huge-*.wav) */
     x[1] = 3e38f;

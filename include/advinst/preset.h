@@ -49,9 +49,10 @@ typedef struct {
 const char *adv_preset_dir(void);
 
 /* Loads a preset by name or path. Fails (adv_error, one line) on an unknown name (listing the
- * available ones), a missing file, an unknown section or key, a bad number (non-finite, negative
- * eps, alpha, lr; max_iter < 1; confidence outside [0, 1]) or an unknown method. The target is
- * checked against the model by the caller. */
+ * available ones), a missing file, an unknown section or key, a key given twice, a bad number
+ * (non-finite or beyond float's range, negative eps, alpha, lr; lr 0 as a float; max_iter < 1;
+ * confidence outside [0, 1]) or an unknown method. The target is checked against the model by
+ * the caller. */
 int adv_preset_load(const char *name_or_path, adv_preset *p);
 
 /* The parser behind adv_preset_load, on a file image of len bytes (not NUL-terminated; a NUL
