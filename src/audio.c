@@ -168,6 +168,23 @@ int adv_audio_read(const char *path, adv_audio *out)
     return read_all(sf, &info, path, out);
 }
 
+int adv_audio_probe(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int rc = check_wav_chunks(file_read_at, f, (uint64_t)st.st_size, path);
+    fclose(f);
+    if (rc != 0) return 1;   /* a WAV, but corrupt: listed, so that reading it reports why */
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    if (!sf) return 0;
+    sf_close(sf);
+    return 1;
+}
+
 /* Read-only virtual file over a memory buffer. */
 typedef struct {
     const unsigned char *data;

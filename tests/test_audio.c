@@ -315,6 +315,12 @@ static void test_errors(void)
               "LIST past the end (memory): %s", adv_error());
         spit(path_in("list.wav"), riff, sizeof riff);
         expect_read_error(path_in("list.wav"), "chunk 'LIST' at byte 12", "LIST past the end (file)");
+        /* the directory listing of render probes without handing it to libsndfile, and lists it
+         * so that reading it reports why */
+        CHECK(adv_audio_probe(path_in("list.wav")) == 1, "probe lists the corrupt WAV");
+        CHECK(adv_audio_probe(path_in("junk.wav")) == 0 && adv_audio_probe(path_in("empty.wav")) == 0 &&
+                  adv_audio_probe(path_in("does-not-exist.wav")) == 0,
+              "probe skips what is not audio");
         float y[64] = {0};
         y[10] = 0.25f;
         unsigned char cut[512];

@@ -27,6 +27,11 @@ int adv_audio_check_samples(const float *x, long frames, int channels, const cha
  * samples fail adv_audio_check_samples: NaN/Inf are an error, not silently passed on. */
 int adv_audio_read(const char *path, adv_audio *out);
 
+/* 1 if `path` is a non-empty regular file that looks like audio: libsndfile opens it, or it is a
+ * WAV that adv_audio_read will refuse as corrupt (listed so that the read reports why). Never hands
+ * libsndfile a WAV whose chunks run past the end (see adv_audio_read). 0 otherwise. */
+int adv_audio_probe(const char *path);
+
 /* Same, from a file image in memory (libsndfile virtual I/O); `name` is used in messages. */
 int adv_audio_read_memory(const void *data, size_t size, const char *name, adv_audio *out);
 

@@ -91,13 +91,7 @@ static int list_audio(const char *dir, char ***out, int *count)
         if (e->d_name[0] == '.') continue;
         char path[4096];
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) continue;
-        struct stat st;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) continue;
-        SF_INFO info;
-        memset(&info, 0, sizeof info);
-        SNDFILE *sf = sf_open(path, SFM_READ, &info);
-        if (!sf) continue;
-        sf_close(sf);
+        if (!adv_audio_probe(path)) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
             char **nn = realloc(names, sizeof *names * (size_t)cap);
