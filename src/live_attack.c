@@ -1,30 +1,54 @@
-/* The live engine's attack worker: cuts the input stream into clips, attacks each toward the
- * current target before its deadline, and hands the perturbations to the audio thread. */
+/* The live engine's attack worker: feeds the input to the stream attack (src/stream.c), runs
+ * optimisation iterations while time allows, and commits the perturbation in segments, which go to
+ * the audio thread in preallocated slots. Runs on its own thread, on a host's worker thread
+ * (adv_live_work), or inside adv_live_process in synchronous mode (live_attack_sync). */
 #include "live_internal.h"
 #include "advinst/blas.h"
 #include "advinst/error.h"
+#include "advinst/nn.h"
 #include <math.h>
-#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#define ONSET_HOP 256         /* onset clips: energy measured per block of this many frames */
+/* The free region stops this far before the latency: an iteration under way and the trip to the
+ * audio thread must fit in it. */
+#define SAFETY_SECONDS 0.3
 
-/* ---- the attack worker ---- */
-
-static int stop_callback(const adv_attack_progress *p, void *user)
+static double now(void)
 {
-    (void)p;
-    return atomic_load(&((adv_live *)user)->stop);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static void push_result(adv_live *e, pert_msg *m)
+static double live_horizon_seconds(const adv_live_config *c)
 {
-    while (adv_ring_write(e->pert_ring, m, sizeof *m) != 0) {
-        if (atomic_load(&e->stop)) return;
-        adv_rt_nap();
-    }
-    atomic_fetch_add_explicit(&e->clips_done, 1, memory_order_release);
+    return floor((c->latency_seconds - SAFETY_SECONDS) / c->segment_seconds + 1e-9) * c->segment_seconds;
+}
+
+int live_attack_init(adv_live *e)
+{
+    adv_stream_config sc;
+    adv_stream_config_default(&sc, e->cfg.rate, e->C);
+    sc.window_seconds = e->cfg.window_seconds;
+    sc.segment_seconds = e->cfg.segment_seconds;
+    sc.horizon_seconds = live_horizon_seconds(&e->cfg);
+    sc.batch = e->cfg.batch;
+    if (!(e->stream = adv_stream_create(e->model, &sc))) return -1;
+    e->seg_buf = calloc((size_t)adv_stream_segment_frames(e->stream), sizeof(float));
+    e->block_buf = calloc((size_t)CHUNK * e->C, sizeof(float));
+    if (!e->seg_buf || !e->block_buf) return adv_fail("live: out of memory");
+    e->rng = 0x6c697665ULL;
+    return 0;
+}
+
+void live_attack_free(adv_live *e)
+{
+    adv_stream_free(e->stream);
+    free(e->seg_buf);
+    free(e->block_buf);
 }
 
 static int take_free_slot(adv_live *e)
@@ -34,171 +58,159 @@ static int take_free_slot(adv_live *e)
     return e->n_free ? e->free_slots[--e->n_free] : -1;
 }
 
-/* Attacks the collected clip [start, start + n) (clip_buf, zero-padded to N) and sends the result. */
-static void attack_clip(adv_live *e, long clip, uint64_t start, long n)
+static void send(adv_live *e, seg_msg *m)
+{
+    /* the ring holds more messages than slots exist; a full one means the audio thread stopped */
+    if (adv_ring_write(e->pert_ring, m, sizeof *m) != 0) {
+        live_overflow(e);
+        if (m->slot >= 0) e->free_slots[e->n_free++] = m->slot;
+    }
+}
+
+/* Commits the oldest segment of the free region and sends it to the audio thread. */
+static int commit(adv_live *e)
+{
+    adv_stream_segment seg;
+    if (!adv_stream_commit(e->stream, e->seg_buf, &seg)) return 0;
+    atomic_fetch_add_explicit(&e->seg_done, 1, memory_order_relaxed);
+    seg_msg m;
+    memset(&m, 0, sizeof m);
+    m.segment = (long)(seg.start / seg.frames);
+    m.start = (uint64_t)seg.start;
+    m.n = seg.frames;
+    m.slot = -1;
+    m.target = seg.target;
+    m.windows = seg.windows;
+    m.hits = seg.hits;
+    m.after_class = seg.heard_class;
+    m.after_confidence = seg.heard_confidence;
+    m.snr_db = (float)seg.snr_db;
+    m.iterations = seg.iterations;
+    int any = 0;
+    for (long i = 0; i < seg.frames && !any; i++) any = e->seg_buf[i] != 0;
+    switch (seg.status) {
+    case ADV_SEGMENT_OFF: m.report = 0; break;   /* no attack: only the fade-out, if any, plays */
+    case ADV_SEGMENT_SILENT: m.report = 1; m.status = ADV_LIVE_SEG_SILENT; break;
+    case ADV_SEGMENT_OK: m.report = 1; m.status = ADV_LIVE_SEG_OK; break;
+    case ADV_SEGMENT_FAILED: m.report = 1; m.status = ADV_LIVE_SEG_FAILED; break;
+    }
+    if (any) {
+        m.slot = take_free_slot(e);
+        if (m.slot < 0) {
+            m.status = ADV_LIVE_SEG_MISS;   /* cannot happen: slots cover what is in flight */
+            m.snr_db = INFINITY;
+        } else {
+            memcpy(e->slot_buf[m.slot], e->seg_buf, sizeof(float) * (size_t)seg.frames);
+        }
+    }
+    if (m.report || m.slot >= 0) send(e, &m);
+    return 1;
+}
+
+/* Pushes what the audio thread has sent into the stream, committing segments to make room. A gap
+ * (a block the full ring could not take) is filled with silence so the timeline stays exact. */
+static int feed(adv_live *e)
+{
+    int fed = 0;
+    block_hdr h;
+    while (adv_ring_peek(e->in_ring, &h, sizeof h) == 0) {
+        const size_t bytes = sizeof(float) * h.n * e->C;
+        if (adv_ring_read_space(e->in_ring) < sizeof h + bytes) break;
+        adv_ring_skip(e->in_ring, sizeof h);
+        adv_ring_read(e->in_ring, e->block_buf, bytes);
+        static const float zeros[CHUNK * ADV_LIVE_MAX_CHANNELS];
+        while (e->fed < h.t0) {   /* a gap: silence */
+            long n = h.t0 - e->fed < CHUNK ? (long)(h.t0 - e->fed) : CHUNK;
+            while (adv_stream_room(e->stream) < n && commit(e)) {}
+            if (adv_stream_push(e->stream, zeros, n) != 0) return fed;
+            e->fed += (uint64_t)n;
+        }
+        long done = 0;
+        while (done < (long)h.n) {
+            while (adv_stream_room(e->stream) < 1 && commit(e)) {}
+            long room = adv_stream_room(e->stream), n = (long)h.n - done;
+            if (n > room) n = room;
+            if (adv_stream_push(e->stream, e->block_buf + (size_t)done * e->C, n) != 0) return fed;
+            done += n;
+        }
+        e->fed = h.t0 + h.n;
+        fed = 1;
+    }
+    return fed;
+}
+
+/* The attack as the settings want it now, and the iteration cap per second; 0 when there is none. */
+static int params(adv_live *e, adv_stream_params *p, long *cap)
 {
     adv_live_settings s;
     adv_live_read_settings(e, ADV_LIVE_READER_ATTACK, &s);
-    if (s.method == ADV_LIVE_OFF || s.target == ADV_LIVE_TARGET_NONE || s.bypass) return;
-    pert_msg m;
-    memset(&m, 0, sizeof m);
-    m.clip = clip;
-    m.start = start;
-    m.n = n;
-    m.slot = -1;
-    m.snr_db = INFINITY;
-    m.target = s.target;
-    const uint64_t deadline = start + (uint64_t)e->L;
-    if (atomic_load_explicit(&e->t_pub, memory_order_acquire) >= deadline) {
-        m.status = ADV_LIVE_CLIP_MISS;
-        push_result(e, &m);
-        return;
+    const int on = s.method != ADV_LIVE_OFF && s.target != ADV_LIVE_TARGET_NONE && !s.bypass;
+    if (!on) {
+        if (e->attacking) adv_stream_reset_free(e->stream);   /* fades out at the next commit */
+        e->attacking = 0;
+        return 0;
     }
-    const int C = e->C;
-    if (n < e->N) memset(e->clip_buf + (size_t)n * C, 0, sizeof(float) * (size_t)(e->N - n) * C);
-
-    adv_attack_params p;
-    adv_attack_defaults(s.method == ADV_LIVE_MSCW ? ADV_MSCW : ADV_CW, &p);
-    p.eps = s.eps;
-    p.alpha = s.alpha;
-    p.lr = s.lr;
-    p.max_iter = s.max_iter;
-    p.confidence = s.confidence;
-    p.target = s.target == ADV_LIVE_TARGET_RANDOM ? ADV_TARGET_RANDOM : s.target;
-    p.seed = (uint64_t)clip;
-    p.cancel = &e->cancel;
-    p.callback = stop_callback;
-    p.user = e;
-
-    atomic_store(&e->cancel, 0);
-    atomic_store(&e->job, deadline);
-    adv_attack_result r;
-    int rc = adv_attack_run(e->ws, &p, e->clip_buf, 0, e->adv_buf, &r);
-    uint64_t job = atomic_exchange(&e->job, JOB_IDLE);
-    if (job & JOB_CANCEL_BIT)   /* the audio thread's store to cancel follows its CAS: wait for it */
-        while (!atomic_load(&e->cancel)) sched_yield();
-    if (atomic_load(&e->stop)) return;
-
-    m.seconds = (float)r.seconds;
-    if (rc != 0) {
-        m.status = ADV_LIVE_CLIP_ERROR;
-        snprintf(m.message, sizeof m.message, "%s", adv_error());
-        push_result(e, &m);
-        return;
-    }
-    m.target = r.target;
-    m.before_class = r.before_class;
-    m.before_confidence = r.before_confidence;
-    m.after_class = r.after_class;
-    m.after_confidence = r.after_confidence;
-    m.iterations = r.iterations;
-    switch (r.status) {
-    case ADV_ATTACK_OK: m.status = ADV_LIVE_CLIP_OK; break;
-    case ADV_ATTACK_FAILED: m.status = ADV_LIVE_CLIP_FAILED; break;
-    case ADV_ATTACK_SILENT: m.status = ADV_LIVE_CLIP_SILENT; break;
-    case ADV_ATTACK_ALREADY: m.status = ADV_LIVE_CLIP_ALREADY; break;
-    case ADV_ATTACK_CANCELLED: m.status = ADV_LIVE_CLIP_MISS; break;
-    }
-    if (m.status == ADV_LIVE_CLIP_OK || m.status == ADV_LIVE_CLIP_FAILED) {
-        int slot = take_free_slot(e);
-        if (slot < 0) {
-            m.status = ADV_LIVE_CLIP_MISS;
-        } else {
-            float *d = e->slot_buf[slot];
-            const size_t total = (size_t)n * C;
-            for (size_t i = 0; i < total; i++) d[i] = e->adv_buf[i] - e->clip_buf[i];
-            m.slot = slot;
-            m.snr_db = (float)r.snr_db;
+    if (!e->attacking || s.version != e->settings_version) {
+        e->target = s.target;
+        if (s.target == ADV_LIVE_TARGET_RANDOM) {
+            /* a class other than the input's, drawn now */
+            int heard = adv_stream_input_class(e->stream), k;
+            do k = (int)(adv_rng_next(&e->rng) % ADV_N_CLASSES);
+            while (k == heard);
+            e->target = k;
         }
+        e->settings_version = s.version;
     }
-    if (m.status == ADV_LIVE_CLIP_MISS) {
-        m.after_class = m.before_class;
-        m.after_confidence = m.before_confidence;
-    }
-    push_result(e, &m);
+    e->attacking = 1;
+    p->method = s.method == ADV_LIVE_MSCW ? ADV_MSCW : ADV_CW;
+    p->target = e->target;
+    p->eps = s.eps;
+    p->alpha = s.alpha;
+    p->lr = s.lr;
+    p->margin = s.confidence;
+    *cap = s.max_iter;
+    return 1;
 }
 
-/* Cuts the input stream into clips: fixed ones at multiples of N, or onset ones of N/2 to N
- * frames ending before a block whose energy jumps. Gaps (a full ring) abandon the clip. */
-typedef struct {
-    uint64_t start;          /* input time of clip_buf[0] */
-    long filled;
-    int valid;               /* a clip is being collected */
-    long clip;               /* number of the clip being collected */
-    long next_clip;          /* onset mode: numbering */
-    double energy_avg;       /* onset mode: running block energy */
-    long onset_fill;         /* onset mode: frames in the current energy block */
-    double onset_acc;
-} collector;
-
-static void collect(adv_live *e, collector *k, uint64_t t0, const float *x, long n)
+/* One iteration if the attack is on and the per-second cap allows. */
+static int iterate(adv_live *e, const adv_stream_params *p, long cap, double t)
 {
-    const int C = e->C;
-    const long N = e->N;
-    long i = 0;
-    while (i < n) {
-        const uint64_t t = t0 + (uint64_t)i;
-        if (k->valid && t != k->start + (uint64_t)k->filled) k->valid = 0;   /* gap */
-        if (!e->cfg.onset_clips) {
-            if (!k->valid) {
-                uint64_t next = (t + (uint64_t)N - 1) / (uint64_t)N * (uint64_t)N;
-                if (next >= t0 + (uint64_t)n) return;
-                i = (long)(next - t0);
-                k->valid = 1;
-                k->start = next;
-                k->filled = 0;
-                k->clip = (long)(next / (uint64_t)N);
-                continue;
-            }
-            long take = N - k->filled < n - i ? N - k->filled : n - i;
-            memcpy(e->clip_buf + (size_t)k->filled * C, x + (size_t)i * C, sizeof(float) * (size_t)take * C);
-            k->filled += take;
-            i += take;
-            if (k->filled == N) {
-                attack_clip(e, k->clip, k->start, N);
-                k->valid = 0;
-            }
-            continue;
-        }
-        /* onset clips: energy per block of ONSET_HOP frames from the clip start; a block much louder
-         * than the recent ones, once the clip has N/2 frames, starts the next clip */
-        if (!k->valid) {
-            k->valid = 1;
-            k->start = t;
-            k->filled = 0;
-            k->clip = k->next_clip++;
-            k->onset_fill = 0;
-            k->onset_acc = 0;
-        }
-        for (int c = 0; c < C; c++) {
-            float v = x[(size_t)i * C + c];
-            e->clip_buf[(size_t)k->filled * C + c] = v;
-            k->onset_acc += (double)v * v;
-        }
-        k->filled++;
-        i++;
-        if (++k->onset_fill == ONSET_HOP) {
-            double en = k->onset_acc / (ONSET_HOP * C);
-            int onset = en > 1e-6 && en > 4.0 * k->energy_avg && k->filled - ONSET_HOP >= N / 2;
-            k->energy_avg = 0.8 * k->energy_avg + 0.2 * en;
-            k->onset_fill = 0;
-            k->onset_acc = 0;
-            if (onset) {
-                float tail[ONSET_HOP * ADV_LIVE_MAX_CHANNELS];
-                const long keep = k->filled - ONSET_HOP;
-                memcpy(tail, e->clip_buf + (size_t)keep * C, sizeof(float) * ONSET_HOP * C);
-                attack_clip(e, k->clip, k->start, keep);
-                k->start += (uint64_t)keep;
-                k->filled = ONSET_HOP;
-                k->clip = k->next_clip++;
-                memcpy(e->clip_buf, tail, sizeof(float) * ONSET_HOP * C);
-                continue;
-            }
-        }
-        if (k->filled == N) {
-            attack_clip(e, k->clip, k->start, N);
-            k->valid = 0;
-        }
+    if (t - e->budget_start >= 1.0) {
+        e->budget_start = t;
+        e->budget_count = 0;
+    }
+    if (e->budget_count >= cap) return 0;
+    if (!adv_stream_iterate(e->stream, p)) return 0;
+    e->budget_count++;
+    atomic_fetch_add_explicit(&e->iterations, 1, memory_order_relaxed);
+    return 1;
+}
+
+int adv_live_work(adv_live *e, double max_seconds)
+{
+    const double t0 = now();
+    int busy = 0;
+    do {
+        feed(e);
+        adv_stream_params p;
+        long cap;
+        if (!params(e, &p, &cap)) return 0;
+        busy = iterate(e, &p, cap, now());
+    } while (busy && now() - t0 < max_seconds && !atomic_load(&e->stop));
+    return busy;
+}
+
+void live_attack_sync(adv_live *e, uint32_t frames)
+{
+    feed(e);
+    adv_stream_params p;
+    long cap;
+    if (!params(e, &p, &cap)) return;
+    const double ips = e->cfg.sync_iterations < (double)cap ? e->cfg.sync_iterations : (double)cap;
+    e->credit += ips * frames / e->cfg.rate;
+    while (e->credit >= 1) {
+        e->credit -= 1;
+        if (adv_stream_iterate(e->stream, &p)) atomic_fetch_add_explicit(&e->iterations, 1, memory_order_relaxed);
     }
 }
 
@@ -208,16 +220,7 @@ void *live_attack_main(void *arg)
     if (!e->cfg.workers_keep_priority) adv_rt_lower_priority(19);
     adv_rt_flush_denormals();
     adv_blas_set_threads(e->cfg.attack_threads);
-    collector k;
-    memset(&k, 0, sizeof k);
-    while (!atomic_load(&e->stop)) {
-        block_hdr h;
-        if (adv_ring_peek(e->in_ring, &h, sizeof h) != 0) { adv_rt_nap(); continue; }
-        size_t bytes = sizeof(float) * h.n * e->C;
-        if (adv_ring_read_space(e->in_ring) < sizeof h + bytes) { adv_rt_nap(); continue; }
-        adv_ring_skip(e->in_ring, sizeof h);
-        adv_ring_read(e->in_ring, e->block_buf, bytes);
-        collect(e, &k, h.t0, e->block_buf, h.n);
-    }
+    while (!atomic_load(&e->stop))
+        if (!adv_live_work(e, 0.05)) adv_rt_nap();
     return NULL;
 }

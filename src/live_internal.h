@@ -2,7 +2,7 @@
  *   live.c           life cycle, configuration, statistics, events
  *   live_settings.c  the settings (names, presets, hazard-pointer RCU publication)
  *   live_rt.c        the audio thread: everything adv_live_process runs (real-time safe)
- *   live_attack.c    the attack worker
+ *   live_attack.c    the attack worker (the stream attack, src/stream.c)
  *   live_classify.c  the classifier worker
  * Rings between them are single-producer / single-consumer (include/advinst/ring.h). */
 #ifndef ADVINST_LIVE_INTERNAL_H
@@ -11,29 +11,29 @@
 #include "advinst/classifier.h"
 #include "advinst/live.h"
 #include "advinst/ring.h"
+#include "advinst/stream.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
 #define CHUNK 4096            /* the audio thread works in chunks of at most this many frames */
 #define N_SETTINGS (ADV_LIVE_N_READERS + 2)
-#define JOB_IDLE UINT64_MAX
-#define JOB_CANCEL_BIT (1ULL << 62)
-#define JOB_DEADLINE_MASK ((1ULL << 62) - 1)
 
-/* A perturbation (or a clip result without one) on its way to the audio thread. */
+/* A committed segment (or a report without a perturbation) on its way to the audio thread. */
 typedef struct {
-    long clip;
-    uint64_t start;          /* input time of the clip's first frame */
-    long n;                  /* clip length */
-    int slot;                /* perturbation buffer, -1 if none */
+    long segment;
+    uint64_t start;          /* input time of the segment's first frame */
+    long n;                  /* segment length */
+    int slot;                /* perturbation buffer, -1 if none (nothing to add) */
+    int report;              /* emit an event when it starts (attack segments; not the fade-out ones) */
     int started;             /* audio thread: event emitted */
-    adv_live_clip_status status;
-    int target, before_class, after_class;
-    float before_confidence, after_confidence, snr_db, seconds;
+    int fade_in;             /* audio thread: does not continue the previous segment */
+    adv_live_segment_status status;
+    int target, windows, hits, after_class;
+    float after_confidence, snr_db;
     long iterations;
     char message[96];
-} pert_msg;
+} seg_msg;
 
 /* Header of one block of input frames in the attack ring. */
 typedef struct {
@@ -45,7 +45,7 @@ struct adv_live {
     adv_model *model;
     adv_live_config cfg;
     int C;
-    long N, B, L, W, hop, ramp;
+    long L, S, W, hop, ramp;
     float *ramp_tbl;
 
     /* settings: slots, the current pointer and one hazard pointer per reader */
@@ -60,8 +60,9 @@ struct adv_live {
     uint64_t dmask;
     uint64_t t;
     float gain;              /* perturbation gain, ramps to 0 in bypass */
-    pert_msg *active;        /* [n_slots] perturbations queued or playing */
+    seg_msg *active;         /* [n_slots] segments queued or playing */
     int n_active;
+    uint64_t next_start;     /* where the last segment taken ends: the next one continues it */
     float *scratch_in;       /* CHUNK x C interleaved input (to the attack ring) */
     float *scratch_mon;      /* CHUNK x 2 (input mono, output mono) */
     float *scratch_gain;     /* CHUNK */
@@ -71,16 +72,22 @@ struct adv_live {
     float **slot_buf;
 
     _Atomic uint64_t t_pub;  /* frames processed, published by the audio thread */
-    _Atomic uint64_t job;    /* deadline of the running attack | JOB_CANCEL_BIT, or JOB_IDLE */
-    atomic_int cancel;       /* the running attack's cancel flag */
     atomic_int stop;
 
-    atomic_long periods, clips_ok, clips_failed, clips_miss, clips_clean, clips_done, overflows, xruns;
+    atomic_long periods, seg_ok, seg_failed, seg_miss, seg_clean, seg_done, iterations, overflows, xruns;
 
     /* attack worker */
-    adv_attack_ws *ws;
-    float *clip_buf, *adv_buf, *block_buf;
+    adv_stream *stream;
+    float *block_buf, *seg_buf;
     int *free_slots, n_free;
+    uint64_t fed;            /* input time the stream has been fed up to */
+    int attacking;           /* the stream attack is on (a target, a method, no bypass) */
+    uint64_t settings_version;
+    int target;              /* the class aimed at (a drawn one for random) */
+    uint64_t rng;
+    double credit;           /* synchronous mode: iterations owed */
+    double budget_start;     /* this second's iteration cap: start time and count */
+    long budget_count;
     /* classifier worker */
     adv_classifier *clf;
     float *win[2], *lin, *pairs;
@@ -95,4 +102,9 @@ static inline void live_overflow(adv_live *e) { atomic_fetch_add_explicit(&e->ov
 /* The workers' thread functions (live_attack.c, live_classify.c). */
 void *live_attack_main(void *arg);
 void *live_classify_main(void *arg);
+/* Synchronous mode: the attack work owed for `frames` more frames of audio (live_attack.c). */
+void live_attack_sync(adv_live *e, uint32_t frames);
+/* Creates the attack worker's state (live_attack.c), and frees it. */
+int live_attack_init(adv_live *e);
+void live_attack_free(adv_live *e);
 #endif

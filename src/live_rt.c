@@ -1,6 +1,7 @@
 /* The live engine's audio thread: everything adv_live_process runs. Real-time safe: it only
  * copies, adds and counts, on memory allocated, zeroed and locked at creation; it talks to the
- * workers through single-producer / single-consumer rings and never waits for them. */
+ * workers through single-producer / single-consumer rings and never waits for them. (In
+ * synchronous mode, for offline hosts only, it also runs the attack: live_attack_sync.) */
 #include "live_internal.h"
 #include <float.h>
 #include <math.h>
@@ -8,70 +9,80 @@
 
 static void emit_audio_event(adv_live *e, const adv_live_event *ev)
 {
-    if (adv_ring_write(e->ev_audio, ev, sizeof *ev) != 0)
-        live_overflow(e);
+    if (adv_ring_write(e->ev_audio, ev, sizeof *ev) != 0) live_overflow(e);
 }
 
-/* ---- the audio thread ---- */
-
-static void emit_clip(adv_live *e, const pert_msg *m)
+/* The report of a segment that starts to play (or was missed), and its count. */
+static void emit_segment(adv_live *e, const seg_msg *m)
 {
+    atomic_long *counter = m->status == ADV_LIVE_SEG_OK       ? &e->seg_ok
+                           : m->status == ADV_LIVE_SEG_FAILED ? &e->seg_failed
+                           : m->status == ADV_LIVE_SEG_MISS   ? &e->seg_miss
+                                                              : &e->seg_clean;
+    if (!m->report) return;
+    atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
     adv_live_event ev;
     memset(&ev, 0, sizeof ev);
-    ev.type = ADV_LIVE_EV_CLIP;
+    ev.type = ADV_LIVE_EV_SEGMENT;
     ev.frame = m->start;
-    ev.clip = m->clip;
+    ev.segment = m->segment;
     ev.frames = m->n;
     ev.status = m->status;
     ev.target = m->target;
-    ev.before_class = m->before_class;
+    ev.windows = m->windows;
+    ev.hits = m->hits;
     ev.after_class = m->after_class;
-    ev.before_confidence = m->before_confidence;
     ev.after_confidence = m->after_confidence;
     ev.snr_db = m->snr_db;
     ev.iterations = m->iterations;
-    ev.seconds = m->seconds;
     memcpy(ev.message, m->message, sizeof ev.message);
     emit_audio_event(e, &ev);
-    atomic_long *counter = m->status == ADV_LIVE_CLIP_OK       ? &e->clips_ok
-                           : m->status == ADV_LIVE_CLIP_FAILED ? &e->clips_failed
-                           : m->status == ADV_LIVE_CLIP_MISS   ? &e->clips_miss
-                                                               : &e->clips_clean;
-    atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 
 static void release_slot(adv_live *e, int slot)
 {
-    if (adv_ring_write(e->free_ring, &slot, sizeof slot) != 0)
-        live_overflow(e);
+    if (slot >= 0 && adv_ring_write(e->free_ring, &slot, sizeof slot) != 0) live_overflow(e);
 }
 
-/* Takes the ready perturbations; those whose clip has started playing out are late: misses. */
-static void take_perturbations(adv_live *e, int64_t u0)
+/* Takes the committed segments; one whose start has already played out is late: a miss. */
+static void take_segments(adv_live *e, int64_t u0)
 {
-    pert_msg m;
+    seg_msg m;
     while (adv_ring_read(e->pert_ring, &m, sizeof m) == 0) {
-        if (m.slot < 0) { emit_clip(e, &m); continue; }
-        if ((int64_t)m.start < u0 || e->n_active == e->n_slots) {
-            m.status = ADV_LIVE_CLIP_MISS;
+        if (m.slot < 0) {   /* nothing to add: report it when it plays (now if already late) */
+            if ((int64_t)m.start < u0) {
+                emit_segment(e, &m);
+                continue;
+            }
+        } else if ((int64_t)m.start < u0) {
+            m.status = ADV_LIVE_SEG_MISS;
             m.snr_db = INFINITY;
-            m.after_class = m.before_class;
-            m.after_confidence = m.before_confidence;
             release_slot(e, m.slot);
-            emit_clip(e, &m);
+            emit_segment(e, &m);
+            continue;
+        }
+        if (e->n_active == 2 * e->n_slots) {   /* cannot happen: slots bound what is in flight */
+            live_overflow(e);
+            release_slot(e, m.slot);
             continue;
         }
         m.started = 0;
+        m.fade_in = m.slot >= 0 && m.start != e->next_start;
+        e->next_start = m.start + (uint64_t)m.n;
+        if (m.slot < 0) e->next_start = 0;   /* nothing played: whatever follows starts afresh */
         e->active[e->n_active++] = m;
     }
 }
 
-static inline float ramp_weight(const adv_live *e, long k, long n)
+/* Raised-cosine weight k samples into a fade of e->ramp samples. */
+static inline float fade(const adv_live *e, long k) { return k < e->ramp ? e->ramp_tbl[k] : 1.0f; }
+
+/* 1 if a segment continuing m is queued (then m's end needs no fade-out). */
+static int continued(const adv_live *e, const seg_msg *m)
 {
-    long r = e->ramp < n / 2 ? e->ramp : n / 2;
-    if (k < r) return e->ramp_tbl[k * e->ramp / (r ? r : 1)];
-    if (n - 1 - k < r) return e->ramp_tbl[(n - 1 - k) * e->ramp / (r ? r : 1)];
-    return 1.0f;
+    for (int a = 0; a < e->n_active; a++)
+        if (e->active[a].slot >= 0 && e->active[a].start == m->start + (uint64_t)m->n) return 1;
+    return 0;
 }
 
 /* An input sample as the engine uses it: NaN and +-Inf -> 0 (a glitch must not become a full-scale
@@ -85,14 +96,11 @@ static inline float sanitise(float x)
     return x;
 }
 
-static void process_chunk(adv_live *e, const float *const *in, float *const *out, uint32_t off, uint32_t nf,
-                          int bypass)
+/* Input: sanitised, into the delay line and the attack ring; its mono mix for the classifier. */
+static void take_input(adv_live *e, const float *const *in, uint32_t off, uint32_t nf)
 {
     const int C = e->C;
     const uint64_t t0 = e->t;
-    const int64_t u0 = (int64_t)t0 - e->L;   /* input time of this chunk's first output frame */
-
-    /* input: sanitise, into the delay line and the attack ring; mono mix for the classifier */
     for (uint32_t i = 0; i < nf; i++) {
         float mono = 0;
         for (int c = 0; c < C; c++) {
@@ -104,8 +112,58 @@ static void process_chunk(adv_live *e, const float *const *in, float *const *out
         e->scratch_mon[2 * i] = C == 1 ? mono : mono * 0.5f;
     }
     block_hdr h = {t0, nf};
-    if (adv_ring_write2(e->in_ring, &h, sizeof h, e->scratch_in, sizeof(float) * nf * C) != 0)
-        live_overflow(e);
+    if (adv_ring_write2(e->in_ring, &h, sizeof h, e->scratch_in, sizeof(float) * nf * C) != 0) live_overflow(e);
+}
+
+/* Adds the segments that play in this chunk to the delayed input in out. */
+static void add_segments(adv_live *e, float *const *out, uint32_t off, uint32_t nf, int64_t u0, int any_gain)
+{
+    const int C = e->C;
+    for (int a = 0; a < e->n_active; a++) {
+        seg_msg *m = &e->active[a];
+        int64_t s = (int64_t)m->start, lo = s - u0, hi = s + m->n - u0;
+        if (lo < 0) lo = 0;
+        if (hi > (int64_t)nf) hi = nf;
+        if (lo >= hi) continue;
+        if (!m->started) { emit_segment(e, m); m->started = 1; }
+        if (!any_gain || m->slot < 0) continue;
+        const float *p = e->slot_buf[m->slot];
+        const int fade_out = (s + m->n - u0 - hi) < e->ramp && !continued(e, m);
+        if (fade_out && e->next_start == m->start + (uint64_t)m->n) e->next_start = 0;   /* a late successor fades in */
+        for (int64_t i = lo; i < hi; i++) {
+            const long k = (long)(u0 + i - s);
+            float w = e->scratch_gain[i];
+            if (m->fade_in) w *= fade(e, k);
+            if (fade_out) w *= fade(e, m->n - 1 - k);
+            for (int c = 0; c < C; c++) {
+                float v = out[c][off + i] + w * p[k];
+                out[c][off + i] = v > 1.0f ? 1.0f : (v < -1.0f ? -1.0f : v);
+            }
+        }
+    }
+    /* retire the segments that have played out */
+    for (int a = 0; a < e->n_active;) {
+        seg_msg *m = &e->active[a];
+        if ((int64_t)(m->start + m->n) <= u0 + (int64_t)nf) {
+            if (!m->started) emit_segment(e, m);
+            release_slot(e, m->slot);
+            e->active[a] = e->active[--e->n_active];
+        } else {
+            a++;
+        }
+    }
+}
+
+static void process_chunk(adv_live *e, const float *const *in, float *const *out, uint32_t off, uint32_t nf,
+                          int bypass)
+{
+    const int C = e->C;
+    const uint64_t t0 = e->t;
+    const int64_t u0 = (int64_t)t0 - e->L;   /* input time of this chunk's first output frame */
+
+    take_input(e, in, off, nf);
+    if (e->cfg.synchronous) live_attack_sync(e, nf);
+    take_segments(e, u0);
 
     /* output: the delayed input */
     for (int c = 0; c < C; c++) {
@@ -125,36 +183,7 @@ static void process_chunk(adv_live *e, const float *const *in, float *const *out
         e->scratch_gain[i] = e->gain;
         if (e->gain > 0) any_gain = 1;
     }
-
-    for (int a = 0; a < e->n_active; a++) {
-        pert_msg *m = &e->active[a];
-        int64_t s = (int64_t)m->start, lo = s - u0, hi = s + m->n - u0;
-        if (lo < 0) lo = 0;
-        if (hi > (int64_t)nf) hi = nf;
-        if (lo >= hi) continue;
-        if (!m->started) { emit_clip(e, m); m->started = 1; }
-        if (!any_gain) continue;
-        const float *p = e->slot_buf[m->slot];
-        for (int64_t i = lo; i < hi; i++) {
-            long k = (long)(u0 + i - s);
-            float w = ramp_weight(e, k, m->n) * e->scratch_gain[i];
-            for (int c = 0; c < C; c++) {
-                float v = out[c][off + i] + w * p[(size_t)k * C + c];
-                out[c][off + i] = v > 1.0f ? 1.0f : (v < -1.0f ? -1.0f : v);
-            }
-        }
-    }
-    /* retire the perturbations that have played out */
-    for (int a = 0; a < e->n_active;) {
-        pert_msg *m = &e->active[a];
-        if ((int64_t)(m->start + m->n) <= u0 + (int64_t)nf) {
-            if (!m->started) emit_clip(e, m);
-            release_slot(e, m->slot);
-            e->active[a] = e->active[--e->n_active];
-        } else {
-            a++;
-        }
-    }
+    add_segments(e, out, off, nf, u0, any_gain);
 
     if (e->cfg.classify) {
         for (uint32_t i = 0; i < nf; i++) {
@@ -162,8 +191,7 @@ static void process_chunk(adv_live *e, const float *const *in, float *const *out
             for (int c = 0; c < C; c++) mono += out[c][off + i];
             e->scratch_mon[2 * i + 1] = C == 1 ? mono : mono * 0.5f;
         }
-        if (adv_ring_write(e->mon_ring, e->scratch_mon, sizeof(float) * 2 * nf) != 0)
-            live_overflow(e);
+        if (adv_ring_write(e->mon_ring, e->scratch_mon, sizeof(float) * 2 * nf) != 0) live_overflow(e);
     }
     e->t = t0 + nf;
 }
@@ -174,15 +202,9 @@ void adv_live_process(adv_live *e, const float *const *in, float *const *out, ui
     adv_live_read_settings(e, ADV_LIVE_READER_AUDIO, &s);
     for (uint32_t off = 0; off < nframes;) {
         uint32_t nf = nframes - off < CHUNK ? nframes - off : CHUNK;
-        take_perturbations(e, (int64_t)e->t - e->L);
-        /* cancel the running attack once its clip would have to start playing */
-        uint64_t job = atomic_load(&e->job);
-        if (job != JOB_IDLE && !(job & JOB_CANCEL_BIT) && e->t + nf > (job & JOB_DEADLINE_MASK) &&
-            atomic_compare_exchange_strong(&e->job, &job, job | JOB_CANCEL_BIT))
-            atomic_store(&e->cancel, 1);
         process_chunk(e, in, out, off, nf, s.bypass);
         off += nf;
+        atomic_store_explicit(&e->t_pub, e->t, memory_order_release);
     }
-    atomic_store_explicit(&e->t_pub, e->t, memory_order_release);
     atomic_fetch_add_explicit(&e->periods, 1, memory_order_relaxed);
 }

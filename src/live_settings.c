@@ -23,15 +23,14 @@ int adv_live_method_parse(const char *name)
     return -1;
 }
 
-const char *adv_live_clip_status_name(adv_live_clip_status s)
+const char *adv_live_segment_status_name(adv_live_segment_status s)
 {
     switch (s) {
-    case ADV_LIVE_CLIP_OK: return "ok";
-    case ADV_LIVE_CLIP_FAILED: return "failed";
-    case ADV_LIVE_CLIP_MISS: return "miss";
-    case ADV_LIVE_CLIP_ALREADY: return "already";
-    case ADV_LIVE_CLIP_SILENT: return "silent";
-    case ADV_LIVE_CLIP_ERROR: return "error";
+    case ADV_LIVE_SEG_OK: return "ok";
+    case ADV_LIVE_SEG_FAILED: return "failed";
+    case ADV_LIVE_SEG_MISS: return "miss";
+    case ADV_LIVE_SEG_SILENT: return "silent";
+    case ADV_LIVE_SEG_ERROR: return "error";
     }
     return "unknown";
 }
@@ -46,14 +45,13 @@ const char *adv_live_target_name(const adv_model *m, int target)
 
 void adv_live_settings_default(adv_live_settings *s)
 {
-    adv_attack_params p;
-    adv_attack_defaults(ADV_CW, &p);
     memset(s, 0, sizeof *s);
     s->method = ADV_LIVE_CW;
     s->target = ADV_LIVE_TARGET_NONE;
-    s->eps = p.eps;
-    s->alpha = p.alpha;
-    s->lr = p.lr;
+    s->eps = 0.01f;
+    s->alpha = 10.0f;
+    s->lr = 1e-3f;
+    s->confidence = 0.2f;
     s->max_iter = 1000;
 }
 

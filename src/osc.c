@@ -26,8 +26,8 @@ static const adv_osc_address addresses[] = {
     {"/advinst/step", "f", 1, "Adam step (lr) in (0, 1]"},
     {"/advinst/alpha", "f", 1, "cross-entropy weight in [0, 1e6]"},
     {"/advinst/eps", "f", 1, "L-inf bound in (0, 1]"},
-    {"/advinst/iterations", "i", 1, "iterations per clip, 1..1000000"},
-    {"/advinst/confidence", "f", 1, "target probability needed for success, [0, 1] (0: off)"},
+    {"/advinst/iterations", "i", 1, "at most this many iterations per second, 1..1000000"},
+    {"/advinst/confidence", "f", 1, "lead of the target over the runner-up a window aims for, [0, 1]"},
     {"/advinst/preset", "s", 1, "load presets/NAME.ini"},
     {"/advinst/bypass", "i", 1, "1: output = delayed input, 0: attack"},
     {"/advinst/subscribe", "[si]", 1, "send feedback to host:port (no arguments: to the sender)"},
@@ -35,10 +35,11 @@ static const adv_osc_address addresses[] = {
     {"/advinst/query", "[si]", 1, "answered with /advinst/state and /advinst/stats to host:port (no arguments: the sender)"},
     {"/advinst/prediction", "ssf", 0, "stream (in|out), class, confidence"},
     {"/advinst/probs", "sffffffffffff", 0, "stream, 12 probabilities in class order"},
-    {"/advinst/attack", "isfis", 0, "clip, status (ok|failed|miss|already|silent|error), snr_db, iterations, prediction after"},
+    {"/advinst/attack", "isfisii", 0, "segment, status (ok|failed|miss|silent|error), snr_db, iterations, "
+                                      "class heard, windows checked, windows on target"},
     {"/advinst/state", "ssfffiisiff", 0, "target, method, step, alpha, eps, iterations, bypass, preset, version, latency_seconds, confidence"},
     {"/advinst/stats", "hhhhhhhhhhhhi", 0, "messages received, changed, rejected, ignored, malformed; frames, xruns; "
-                                           "clips ok, failed, missed, clean; ring overflows; engine settings version"},
+                                           "segments ok, failed, missed, clean; ring overflows; engine settings version"},
     {"/advinst/pong", "", 0, "answer to /advinst/ping"},
     {"/advinst/error", "s", 0, "why a message was refused"},
 };
@@ -302,8 +303,8 @@ static void send_stats(adv_osc *o, lo_address to)
         adv_live_read_settings(o->engine, ADV_LIVE_READER_CONTROL, &running);
     }
     const int64_t v[] = {c.received,     c.changed,        c.rejected,   c.ignored,        c.malformed,
-                         (int64_t)st.frames, st.xruns,     st.clips_ok,  st.clips_failed,  st.clips_miss,
-                         st.clips_clean, st.ring_overflows};
+                         (int64_t)st.frames, st.xruns,     st.segments_ok,  st.segments_failed,  st.segments_miss,
+                         st.segments_clean, st.ring_overflows};
     lo_message m = lo_message_new();
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) lo_message_add_int64(m, v[i]);
     lo_message_add_int32(m, (int32_t)running.version);
@@ -484,12 +485,14 @@ void adv_osc_send_event(adv_osc *o, const adv_live_event *ev)
         return;
     }
     lo_message m = lo_message_new();
-    lo_message_add_int32(m, (int32_t)ev->clip);
-    lo_message_add_string(m, adv_live_clip_status_name(ev->status));
+    lo_message_add_int32(m, (int32_t)ev->segment);
+    lo_message_add_string(m, adv_live_segment_status_name(ev->status));
     lo_message_add_float(m, ev->snr_db);
     lo_message_add_int32(m, (int32_t)ev->iterations);
-    lo_message_add_string(m, o->model->classes[ev->after_class]);
+    lo_message_add_string(m, ev->after_class >= 0 ? o->model->classes[ev->after_class] : "none");
+    lo_message_add_int32(m, ev->windows);
+    lo_message_add_int32(m, ev->hits);
     send_all(o, NULL, "/advinst/attack", m);
     lo_message_free(m);
-    if (ev->status == ADV_LIVE_CLIP_ERROR && ev->message[0]) send_error_to(o, NULL, ev->message);
+    if (ev->status == ADV_LIVE_SEG_ERROR && ev->message[0]) send_error_to(o, NULL, ev->message);
 }

@@ -29,6 +29,8 @@ typedef struct {
     int64_t end16;             /* window end, 16 kHz stream time (key); INT64_MIN: empty */
     float margin;              /* target minus runner-up probability at the last check */
     float ptarget;
+    int cls;                   /* the class heard at the last check, and its probability */
+    float pcls;
     int checked;               /* evaluated since the target was set */
     int silent;
 } probe;
@@ -245,6 +247,18 @@ static void slide(adv_stream *s)
 
 /* ---- input ---- */
 
+/* The parameter of newly pushed frames [i0, i1) (buffer indices at R) starts as a scaled copy of
+ * the parameter init_lag earlier, when that is in the buffer and the attack is on. */
+static void seed_new(adv_stream *s, long i0, long i1)
+{
+    if (!(s->cfg.init_lag_seconds > 0) || !s->active) return;
+    const long lag16 = lround(s->cfg.init_lag_seconds * ADV_SAMPLE_RATE);
+    const long k0 = (long)((int64_t)round_up(i0, s->grid) / s->grid * s->grid16), k1 = i1 / s->grid * s->grid16;
+    const float g = (float)s->cfg.init_gain;
+    for (long k = k0 > lag16 ? k0 : lag16; k < k1 && k < s->cap16; k++)
+        if (s->age[k] == 0) s->d16[k] = g * s->d16[k - lag16];
+}
+
 int adv_stream_push(adv_stream *s, const float *x, long n)
 {
     if (n <= 0) return 0;
@@ -272,6 +286,7 @@ int adv_stream_push(adv_stream *s, const float *x, long n)
     for (int64_t t = s->end; t < s->end + n; t++)
         if (t % s->S == 0) s->seg_iter[(t / s->S) % s->n_seg_slots] = s->iterations;
     s->end += n;
+    seed_new(s, i0, i0 + n);
     return 0;
 }
 
@@ -331,6 +346,14 @@ static double rms16(const float *x, long n)
     double e = 0;
     for (long i = 0; i < n; i++) e += (double)x[i] * x[i];
     return sqrt(e / (double)(n > 0 ? n : 1));
+}
+
+static int argmax_class(const float *probs)
+{
+    int best = 0;
+    for (int k = 1; k < ADV_N_CLASSES; k++)
+        if (probs[k] > probs[best]) best = k;
+    return best;
 }
 
 /* How far class `target` leads the most likely other class, in probability. */
@@ -393,6 +416,8 @@ static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t
     adv_softmax(ADV_N_CLASSES, logits, probs);
     pr->margin = lead(probs, p->target);
     pr->ptarget = probs[p->target];
+    pr->cls = argmax_class(probs);
+    pr->pcls = probs[pr->cls];
     pr->checked = 1;
     double loss = 0;
     if (s->cfg.window_loss) {
@@ -533,6 +558,17 @@ int adv_stream_iterate(adv_stream *s, const adv_stream_params *p)
     return 1;
 }
 
+int adv_stream_input_class(adv_stream *s)
+{
+    const int64_t e16 = end16_valid(s);
+    const long a = idx16(s, e16) - s->W16;
+    if (e16 < s->W16 || a < 0 || rms16(s->c16 + a, s->W16) < ADV_SILENCE_RMS) return -1;
+    float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
+    adv_classifier_forward(s->clf[0], s->c16 + a, logits);
+    adv_softmax(ADV_N_CLASSES, logits, probs);
+    return argmax_class(probs);
+}
+
 /* ---- commits ---- */
 
 void adv_stream_reset_free(adv_stream *s)
@@ -578,7 +614,8 @@ int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
     memcpy(pert, s->p + i0, sizeof(float) * (size_t)n);
     /* the windows ending in this segment are final: report them */
     const int64_t c16 = to16(s, s->commit), e16 = c16 + s->S16;
-    int silent = 0;
+    int silent = 0, votes[ADV_N_CLASSES] = {0};
+    float conf[ADV_N_CLASSES] = {0};
     seg->min_margin = 1;
     double psum = 0;
     for (int64_t e = (c16 / s->P16 + 1) * s->P16; e <= e16; e += s->P16) {
@@ -586,11 +623,19 @@ int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
         if (pr->silent) { silent++; continue; }
         seg->windows++;
         if (pr->checked && pr->margin > 0) seg->hits++;
+        if (pr->checked) {
+            votes[pr->cls]++;
+            conf[pr->cls] += pr->pcls;
+        }
         float mg = pr->checked ? pr->margin : -1;
         if (mg < seg->min_margin) seg->min_margin = mg;
         psum += pr->ptarget;
     }
     seg->mean_target_prob = seg->windows ? (float)(psum / seg->windows) : 0;
+    seg->heard_class = -1;
+    for (int k = 0; k < ADV_N_CLASSES; k++)
+        if (votes[k] && (seg->heard_class < 0 || votes[k] > votes[seg->heard_class])) seg->heard_class = k;
+    if (seg->heard_class >= 0) seg->heard_confidence = conf[seg->heard_class] / (float)votes[seg->heard_class];
     double sx = 0, sd = 0;
     for (long i = i0; i < i0 + n; i++) {
         double d = (double)s->hm[i] - s->xm[i];

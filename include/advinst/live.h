@@ -1,31 +1,34 @@
-/* The live engine behind `advinst live`: classifies a stream and, when given a target, adds
- * per-clip targeted C&W / Multi-Scale C&W perturbations to it, with a fixed look-ahead latency.
+/* The live engine behind `advinst live` (and the LV2 plugin): classifies a stream and, when given
+ * a target, adds a shift-robust targeted C&W / Multi-Scale C&W perturbation to it (the stream
+ * attack, include/advinst/stream.h) with a fixed look-ahead latency L.
  *
- * The engine knows nothing about JACK: an audio backend calls adv_live_process() once per period
- * from its real-time thread (src/jack_backend.c does; tests call it in a loop). That call only
- * copies, adds and counts: no allocation, no locks, no blocking, no printing. Worker threads talk
- * to it through lock-free single-producer / single-consumer ring buffers (jack_ringbuffer):
+ * The engine knows nothing about audio hosts: a backend calls adv_live_process() once per period
+ * from its real-time thread (src/jack_backend.c, the LV2 plugin; tests call it in a loop). That
+ * call only copies, adds and counts: no allocation, no locks, no blocking, no printing (unless
+ * the engine is synchronous, for offline hosts). Workers talk to it through lock-free
+ * single-producer / single-consumer rings (include/advinst/ring.h):
  *
- *   audio  -> attack worker     input frames (the worker cuts them into clips)
- *   attack -> audio             ready perturbations (slot index + clip position + result)
+ *   audio  -> attack worker     input frames (pushed into the stream attack)
+ *   attack -> audio             committed perturbation segments (slot index + position + report)
  *   audio  -> attack worker     perturbation slots handed back after playout
  *   audio  -> classify worker   mono mixes of input and output (sliding windows)
- *   audio, classify -> caller   events (adv_live_poll_event): probabilities, clip results
+ *   audio, classify -> caller   events (adv_live_poll_event): probabilities, segment reports
  *
- * Timeline, in frames of input time t: clip k covers [s, s + n); its perturbation is computed once
- * the clip is complete and plays out from output time s + L, L = clip length + compute budget
- * (adv_live_latency; output(t) = input(t - L) + perturbation). A perturbation that reaches the
- * audio thread after s + L is dropped (the clip plays clean) and counted as a miss; the audio
- * thread also raises the attack's cancel flag once the deadline is reached. Perturbations are
- * faded in and out over a short raised-cosine ramp at both ends of their clip and the perturbed
+ * Timeline, in frames of input time t: output(t) = input(t - L) + p(t - L). The attack worker keeps
+ * the perturbation of the newest input (up to the horizon, L minus a safety margin) free and
+ * optimises it so that every window a listener could take ending there is heard as the target,
+ * then commits it in segments (0.2 s) before they must play. A segment that reaches the audio
+ * thread after its start has begun to play is dropped and counted as a miss (the stream plays
+ * clean there, the perturbation faded out and back in over a short ramp): a slower machine gives
+ * misses, never glitches. Consecutive segments join seamlessly (one continuous perturbation); the
  * output is clamped to [-1, 1]. Input samples are sanitised on arrival: NaN, +-Inf and denormals
  * become 0, the rest is clamped to [-1, 1]; so no output sample is ever NaN or outside [-1, 1].
- * Frames with no perturbation (method off, no target, bypass, miss, silent clip) are the delayed
+ * Frames with no perturbation (method off, no target, bypass, miss, silence) are the delayed
  * sanitised input, bit for bit (the input itself when it is finite, normal and within [-1, 1]).
  * The worker threads run with denormals flushed to zero (FTZ/DAZ), so no signal slows them down.
  *
  * Settings are published as whole versioned structs swapped by pointer (hazard-pointer RCU):
- * readers always get a consistent copy, and the attack worker takes one per clip. */
+ * readers always get a consistent copy; the attack worker takes one per iteration. */
 #ifndef ADVINST_LIVE_H
 #define ADVINST_LIVE_H
 #include "advinst/attack.h"
@@ -44,15 +47,16 @@ const char *adv_live_method_name(adv_live_method m);
 int adv_live_method_parse(const char *name);
 
 #define ADV_LIVE_TARGET_NONE (-1)    /* no target: the stream passes clean */
-#define ADV_LIVE_TARGET_RANDOM (-2)  /* per clip, a seeded class other than the clip's prediction */
+#define ADV_LIVE_TARGET_RANDOM (-2)  /* a seeded class other than the input's, drawn when the attack starts */
 
 typedef struct {
     uint64_t version;      /* set by adv_live_publish: 1, 2, ... */
     adv_live_method method;
     int target;            /* class index, ADV_LIVE_TARGET_NONE or ADV_LIVE_TARGET_RANDOM */
     float eps, alpha, lr;  /* the attack's L-inf bound, cross-entropy weight, Adam step */
-    long max_iter;
-    float confidence;      /* beyond the paper: success also needs the target's probability >= this (0 = off) */
+    long max_iter;         /* at most this many optimisation iterations per second of audio */
+    float confidence;      /* the lead wanted: the target's probability ahead of the runner-up, per
+                              time step of the network, before a window stops pushing (0: just ahead) */
     int bypass;            /* 1: output = delayed input (perturbations faded out) */
     char preset[ADV_PRESET_NAME_MAX];   /* last preset loaded, "" if none */
 } adv_live_settings;
@@ -62,8 +66,8 @@ typedef struct {
 #define ADV_LIVE_MAX_ALPHA 1e6
 #define ADV_LIVE_MAX_ITER 1000000
 
-/* Method cw, no target, the paper's C&W values (eps 0.01, alpha 0.01, lr 1e-5), 1000 iterations
- * (the deadline usually stops it first), confidence off, bypass off. */
+/* Method cw, no target, eps 0.01 and the live C&W values measured in docs/live.md (alpha 10,
+ * lr 1e-3, confidence 0.2), 1000 iterations per second (no cap), bypass off. */
 void adv_live_settings_default(adv_live_settings *s);
 /* Applies a preset's method (cw or mscw only), parameters (within the ranges above) and target
  * (checked against the model's classes). Fails (adv_error) and leaves s unchanged on a problem. */
@@ -75,21 +79,26 @@ const char *adv_live_target_name(const adv_model *m, int target);
 
 typedef struct {
     int rate, channels;      /* the server's rate; 1 or 2 channels sharing one perturbation */
-    double clip_seconds;     /* clip length (fixed clips), the longest clip (onset clips) */
-    double budget_seconds;   /* compute time per clip; latency = clip + budget */
-    int onset_clips;         /* cut clips at onsets (between half and one clip length) */
-    double window_seconds;   /* classifier window (3.7 s = 116 frames at 16 kHz) */
+    double latency_seconds;  /* added latency L: the look-ahead the attack optimises in */
+    double segment_seconds;  /* commit and report unit of the perturbation */
+    int batch;               /* listener windows per optimisation iteration */
+    double window_seconds;   /* classifier window (3.7 s = 116 frames at 16 kHz), the attack's and the readout's */
     double classify_hz;      /* re-classifications per second of input and output */
-    double ramp_ms;          /* raised-cosine fade of each perturbation at its clip's ends */
+    double ramp_ms;          /* raised-cosine fade where the perturbation starts or stops (bypass, misses) */
     int classify;            /* run the classifier worker (probability events) */
     int attack_threads;      /* OpenMP threads of the attack worker (the classifier uses 1) */
     int workers_keep_priority;   /* 1: the workers keep the creating thread's priority instead of
                                     yielding to the audio threads (nice 19 and 10); for tests that
                                     wait for them on a busy machine */
+    int external_worker;     /* 1: no attack thread: the host runs adv_live_work (LV2 Worker) */
+    int synchronous;         /* 1: adv_live_process runs the attack itself, sync_iterations per second
+                                of audio (offline hosts: deterministic, not real-time safe) */
+    double sync_iterations;  /* iterations per second of audio in synchronous mode */
 } adv_live_config;
 
-/* clip 3.7 s, budget 3 s, fixed clips, window 3.7 s, 10 Hz, 10 ms ramps, classifier on,
- * attack threads = processors - 1 (at least 1). */
+/* latency 2 s, segments 0.2 s, batch 2, window 3.7 s, 10 Hz, 10 ms ramps, classifier on, attack
+ * threads = processors (the audio thread's work is tiny), internal worker, 40 synchronous
+ * iterations per second. */
 void adv_live_config_default(adv_live_config *c, int rate, int channels);
 
 typedef struct adv_live adv_live;
@@ -103,12 +112,16 @@ void adv_live_free(adv_live *e);
 
 const adv_live_config *adv_live_get_config(const adv_live *e);
 long adv_live_latency(const adv_live *e);        /* L, frames */
-long adv_live_clip_frames(const adv_live *e);    /* clip length, frames (onset: the longest) */
+long adv_live_segment_frames(const adv_live *e); /* segment length, frames */
 long adv_live_window_frames(const adv_live *e);  /* classifier window, frames */
 
 /* The audio thread: in[c][nframes] -> out[c][nframes], any nframes (in and out may alias).
  * Real-time safe. */
 void adv_live_process(adv_live *e, const float *const *in, float *const *out, uint32_t nframes);
+/* Runs pending attack work for up to max_seconds (ingests input, commits due segments, optimises):
+ * for hosts that run the attack on their own worker thread (external_worker). Returns 1 if more
+ * work is pending. Not real-time safe. */
+int adv_live_work(adv_live *e, double max_seconds);
 /* Called from the backend's xrun notification (counted only). */
 void adv_live_count_xrun(adv_live *e);
 
@@ -133,35 +146,34 @@ void adv_live_read_settings(adv_live *e, int reader, adv_live_settings *out);
 
 /* ---- events ---- */
 
-typedef enum { ADV_LIVE_EV_PROBS = 0, ADV_LIVE_EV_CLIP } adv_live_event_type;
+typedef enum { ADV_LIVE_EV_PROBS = 0, ADV_LIVE_EV_SEGMENT } adv_live_event_type;
 
 typedef enum {
-    ADV_LIVE_CLIP_OK = 0,    /* attack succeeded; perturbation played */
-    ADV_LIVE_CLIP_FAILED,    /* max_iter without success; the last perturbation played */
-    ADV_LIVE_CLIP_MISS,      /* not ready by the deadline: clip played clean */
-    ADV_LIVE_CLIP_ALREADY,   /* the clip already classifies as the target: played clean */
-    ADV_LIVE_CLIP_SILENT,    /* silent clip: played clean */
-    ADV_LIVE_CLIP_ERROR      /* the attack refused its parameters (message in `message`) */
-} adv_live_clip_status;
-/* "ok", "failed", "miss", "already", "silent", "error". */
-const char *adv_live_clip_status_name(adv_live_clip_status s);
+    ADV_LIVE_SEG_OK = 0,     /* every window ending in it was heard as the target when last checked */
+    ADV_LIVE_SEG_FAILED,     /* some were not (the perturbation played all the same) */
+    ADV_LIVE_SEG_MISS,       /* not ready when it had to play: played clean */
+    ADV_LIVE_SEG_SILENT,     /* silent input: played clean */
+    ADV_LIVE_SEG_ERROR       /* the attack refused its parameters (message in `message`) */
+} adv_live_segment_status;
+/* "ok", "failed", "miss", "silent", "error". */
+const char *adv_live_segment_status_name(adv_live_segment_status s);
 
 typedef struct {
     adv_live_event_type type;
-    uint64_t frame;          /* input time: PROBS: end of the window; CLIP: clip start */
+    uint64_t frame;          /* input time: PROBS: end of the window; SEGMENT: segment start */
     /* PROBS */
     int stream;              /* 0 = input, 1 = output */
     float probs[ADV_N_CLASSES];
-    /* CLIP */
-    long clip;               /* 0-based clip number */
-    long frames;             /* clip length */
-    adv_live_clip_status status;
+    /* SEGMENT (reported when it starts to play) */
+    long segment;            /* 0-based segment number (its start / its length) */
+    long frames;             /* segment length */
+    adv_live_segment_status status;
     int target;              /* class aimed at */
-    int before_class, after_class;
-    float before_confidence, after_confidence;
-    float snr_db;            /* +inf when nothing was added */
-    long iterations;
-    float seconds;           /* attack compute time */
+    int windows, hits;       /* listener windows ending in it checked, and those heard as the target */
+    int after_class;         /* the class most of those windows were heard as (-1: none checked) */
+    float after_confidence;  /* its mean probability over them */
+    float snr_db;            /* of the output against the input over the segment; +inf when nothing was added */
+    long iterations;         /* optimisation iterations that updated it */
     char message[96];        /* ERROR: why */
 } adv_live_event;
 
@@ -171,9 +183,9 @@ int adv_live_poll_event(adv_live *e, adv_live_event *ev);
 typedef struct {
     uint64_t frames;         /* processed by the audio thread */
     long periods;
-    long clips_ok, clips_failed, clips_miss, clips_clean;   /* clean: already, silent, error */
-    long clips_done;         /* clips the attack worker has finished with (any status), in clip order;
-                                their results reach the audio thread at its next period */
+    long segments_ok, segments_failed, segments_miss, segments_clean;   /* clean: silent, error */
+    long segments_done;      /* segments the attack worker has committed (any status) */
+    long iterations;         /* optimisation iterations run */
     long ring_overflows;     /* frames or events a full ring could not take (should stay 0) */
     long xruns;
 } adv_live_stats;

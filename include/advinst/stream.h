@@ -42,6 +42,9 @@ typedef struct {
     int window_loss;             /* 0: per-time-step loss (default); 1: the window's logits (as the paper) */
     int pick;                    /* which window ends an iteration takes (ADV_STREAM_PICK_*) */
     double lr_decay;             /* > 0: an element's step is lr * d / (d + its age in iterations) */
+    double init_lag_seconds;     /* > 0: new input's perturbation starts as init_gain x the one this
+                                    much earlier (music repeats; so does what fools the network) */
+    double init_gain;
 } adv_stream_config;
 
 enum { ADV_STREAM_PICK_OLDEST = 0, ADV_STREAM_PICK_UNIFORM, ADV_STREAM_PICK_NEWEST };
@@ -72,6 +75,8 @@ typedef struct {
     int windows, hits;           /* tracked windows ending in it, and those on target */
     float min_margin;            /* lowest target-minus-runner-up probability among them */
     float mean_target_prob;
+    int heard_class;             /* the class most of them were heard as (-1: none checked) */
+    float heard_confidence;      /* its mean probability over those windows */
     double snr_db;               /* of the heard mono mix against the clean one, over the segment */
     long iterations;             /* iterations that updated it */
 } adv_stream_segment;
@@ -109,6 +114,9 @@ double adv_stream_gradient(adv_stream *s, const adv_stream_params *p, const int6
                            long *k1);
 float *adv_stream_param(adv_stream *s, int64_t *origin16);
 const float *adv_stream_param_grad(const adv_stream *s);
+
+/* The class of the newest full window of the clean input, or -1 (not enough input, or silent). */
+int adv_stream_input_class(adv_stream *s);
 
 /* Forgets the free region's perturbation (after a target change to none, or a gap in the input). */
 void adv_stream_reset_free(adv_stream *s);

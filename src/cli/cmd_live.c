@@ -27,9 +27,10 @@ static void help(void)
 {
     printf("usage: advinst live [OPTIONS]\n\n"
            "A JACK client that classifies the instrument on its input and, when told over OSC\n"
-           "which class the classifier should hear instead, adds targeted C&W / Multi-Scale C&W\n"
-           "perturbations, computed per clip in the background, to its output. The output is\n"
-           "the input delayed by a fixed latency (clip + budget), reported to JACK.\n\n"
+           "which class the classifier should hear instead, adds a targeted C&W / Multi-Scale C&W\n"
+           "perturbation to its output, optimised so that a listener's classifier hears the\n"
+           "target in every window. The output is the input delayed by a fixed latency (the\n"
+           "look-ahead the attack optimises in), reported to JACK.\n\n"
            "model:\n"
            "  -m, --model FILE         model (safetensors); default: the shipped model\n"
            "      --random-model SEED  an untrained model (for trying the plumbing)\n"
@@ -44,19 +45,21 @@ static void help(void)
            "  -p, --preset NAME        a preset (presets/NAME.ini; cw or mscw)\n"
            "  -t, --target CLASS       class name or index, none (default) or random\n"
            "      --method M           cw (default), mscw or off\n"
-           "      --step F             Adam step, lr (default 1e-5)\n"
-           "      --alpha F            cross-entropy weight (default 0.01)\n"
+           "      --step F             Adam step, lr (default 1e-3)\n"
+           "      --alpha F            cross-entropy weight (default 10)\n"
            "      --eps F              L-inf bound (default 0.01)\n"
-           "      --iterations N       at most N iterations per clip (default 1000)\n"
-           "      --confidence F       success also needs the target's probability >= F (default 0: off)\n"
+           "      --iterations N       at most N iterations per second (default 1000: no cap)\n"
+           "      --confidence F       lead of the target over the runner-up a window aims for\n"
+           "                           (default 0.2)\n"
            "      --bypass             start bypassed\n"
-           "clips and timing:\n"
-           "      --clip-seconds S     clip length (default 3.7)\n"
-           "      --clips fixed|onset  fixed-length clips (default) or cut at onsets (S/2 to S)\n"
-           "      --budget-seconds S   compute time per clip (default 3); latency = clip + budget\n"
+           "timing:\n"
+           "  -l, --latency S          added latency, the attack's look-ahead (default 2.0; longer\n"
+           "                           is stronger, see docs/live.md)\n"
+           "      --segment-seconds S  commit and report unit (default 0.2)\n"
+           "      --batch N            listener windows per iteration (default 2)\n"
            "      --window-seconds S   classifier window (default 3.7 = 116 frames at 16 kHz)\n"
            "      --classify-hz F      classifications per second of input and output (default 10)\n"
-           "      --ramp-ms F          perturbation fade at clip boundaries (default 10)\n"
+           "      --ramp-ms F          fade where the perturbation starts or stops (default 10)\n"
            "      --threads N          attack threads (default: processors - 1)\n"
            "OSC:\n"
            "      --osc-port N         UDP port (default 9000; 0: any free port)\n"
@@ -70,6 +73,7 @@ static void help(void)
            "  -d, --duration S         stop after S seconds (default: with a non-looped input\n"
            "                           file, once it has come out completely)\n"
            "  -q, --quiet              no per-second prediction lines\n"
+           "  -v, --verbose            a line per perturbation segment\n"
            "  -h, --help               this help\n\n"
            "exit: 0 on SIGINT/SIGTERM or the end, 2 usage, 3 bad model/preset/input, 4 cannot\n"
            "record, 5 JACK server unavailable or lost (without --reconnect).\n");
@@ -77,7 +81,7 @@ static void help(void)
 
 enum {
     OPT_RANDOM_MODEL = 256, OPT_CONNECT_IN, OPT_CONNECT_OUT, OPT_RECONNECT, OPT_METHOD, OPT_STEP, OPT_ALPHA, OPT_EPS,
-    OPT_ITER, OPT_BYPASS, OPT_CLIP, OPT_CLIPS, OPT_BUDGET, OPT_WINDOW, OPT_HZ, OPT_RAMP, OPT_THREADS, OPT_OSC_PORT,
+    OPT_ITER, OPT_BYPASS, OPT_SEGMENT, OPT_BATCH, OPT_WINDOW, OPT_HZ, OPT_RAMP, OPT_THREADS, OPT_OSC_PORT,
     OPT_OSC_FEEDBACK, OPT_LIST_OSC, OPT_LOOP, OPT_CONFIDENCE
 };
 
@@ -209,6 +213,51 @@ static int best_class(const float *p)
     return b;
 }
 
+/* What the attack did since the last per-second line. */
+typedef struct {
+    long segments, ok, miss, windows, hits, iterations;
+    double noise, signal_db_sum;   /* SNRs averaged in dB over the attacked segments */
+    int snr_count, target;
+} segment_summary;
+
+static void summary_add(segment_summary *s, const adv_live_event *ev)
+{
+    s->segments++;
+    s->ok += ev->status == ADV_LIVE_SEG_OK;
+    s->miss += ev->status == ADV_LIVE_SEG_MISS;
+    s->windows += ev->windows;
+    s->hits += ev->hits;
+    s->iterations += ev->iterations;
+    s->target = ev->target;
+    if (isfinite(ev->snr_db)) {
+        s->signal_db_sum += ev->snr_db;
+        s->snr_count++;
+    }
+}
+
+static void summary_print(segment_summary *s, const adv_model *m)
+{
+    if (s->segments) {
+        printf("  | attack %s: %ld/%ld segments ok, %ld/%ld windows on target", adv_live_target_name(m, s->target), s->ok,
+               s->segments, s->hits, s->windows);
+        if (s->miss) printf(", %ld missed", s->miss);
+        if (s->snr_count) printf(", SNR %.1f dB", s->signal_db_sum / s->snr_count);
+        printf(", %ld iterations", s->iterations / s->segments);
+    }
+    printf("\n");
+    memset(s, 0, sizeof *s);
+}
+
+static void print_segment(const adv_model *m, const adv_live_event *ev, int rate)
+{
+    printf("segment %ld (%.2f s): %s, target %s, %d/%d windows on target", ev->segment, (double)ev->frame / rate,
+           adv_live_segment_status_name(ev->status), adv_live_target_name(m, ev->target), ev->hits, ev->windows);
+    if (ev->after_class >= 0) printf(", heard %s %.2f", m->classes[ev->after_class], ev->after_confidence);
+    if (isfinite(ev->snr_db)) printf(", SNR %.1f dB", ev->snr_db);
+    printf(", %ld iterations%s%s\n", ev->iterations, ev->message[0] ? ": " : "", ev->message);
+    fflush(stdout);
+}
+
 int cmd_live(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -220,24 +269,25 @@ int cmd_live(int argc, char **argv)
         {"method", required_argument, 0, OPT_METHOD}, {"step", required_argument, 0, OPT_STEP},
         {"alpha", required_argument, 0, OPT_ALPHA}, {"eps", required_argument, 0, OPT_EPS},
         {"iterations", required_argument, 0, OPT_ITER}, {"confidence", required_argument, 0, OPT_CONFIDENCE}, {"bypass", no_argument, 0, OPT_BYPASS},
-        {"clip-seconds", required_argument, 0, OPT_CLIP}, {"clips", required_argument, 0, OPT_CLIPS},
-        {"budget-seconds", required_argument, 0, OPT_BUDGET}, {"window-seconds", required_argument, 0, OPT_WINDOW},
+        {"latency", required_argument, 0, 'l'}, {"segment-seconds", required_argument, 0, OPT_SEGMENT},
+        {"batch", required_argument, 0, OPT_BATCH}, {"window-seconds", required_argument, 0, OPT_WINDOW},
         {"classify-hz", required_argument, 0, OPT_HZ}, {"ramp-ms", required_argument, 0, OPT_RAMP},
         {"threads", required_argument, 0, OPT_THREADS}, {"osc-port", required_argument, 0, OPT_OSC_PORT},
         {"osc-feedback", required_argument, 0, OPT_OSC_FEEDBACK}, {"list-osc", no_argument, 0, OPT_LIST_OSC},
         {"input-file", required_argument, 0, 'i'}, {"loop", no_argument, 0, OPT_LOOP},
         {"record", required_argument, 0, 'r'}, {"duration", required_argument, 0, 'd'},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *model_path = NULL, *server = NULL, *name = "advinst", *connect_in = NULL, *connect_out = NULL;
     const char *preset = NULL, *target = NULL, *method = NULL, *osc_port = "9000", *feedback = NULL;
     const char *input_path = NULL, *record_path = NULL;
     double step = NAN, alpha = NAN, eps = NAN, confidence = NAN, duration = 0, v;
     long iterations = 0, random_seed = -1, lv;
-    int channels = 1, reconnect = 0, bypass = 0, loop = 0, quiet = 0, opt;
+    int channels = 1, reconnect = 0, bypass = 0, loop = 0, quiet = 0, verbose = 0, opt;
     adv_live_config cfg;
     adv_live_config_default(&cfg, 48000, 1);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "m:s:n:c:p:t:i:r:d:qh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "m:s:n:c:p:t:l:i:r:d:qvh", options, NULL)) != -1) {
         switch (opt) {
         case 'm': model_path = optarg; break;
         case OPT_RANDOM_MODEL:
@@ -278,23 +328,23 @@ int cmd_live(int argc, char **argv)
                 return cli_error("live", ADV_EXIT_USAGE, "--confidence must be in [0, 1]");
             break;
         case OPT_BYPASS: bypass = 1; break;
-        case OPT_CLIP:
-        case OPT_BUDGET:
+        case 'l':
+        case OPT_SEGMENT:
         case OPT_WINDOW:
         case OPT_HZ:
         case OPT_RAMP:
             if (cli_parse_float(optarg, &v) != 0 || v < 0)
                 return cli_error("live", ADV_EXIT_USAGE, "'%s' is not a valid number for %s", optarg, argv[optind - 1]);
-            if (opt == OPT_CLIP) cfg.clip_seconds = v;
-            else if (opt == OPT_BUDGET) cfg.budget_seconds = v;
+            if (opt == 'l') cfg.latency_seconds = v;
+            else if (opt == OPT_SEGMENT) cfg.segment_seconds = v;
             else if (opt == OPT_WINDOW) cfg.window_seconds = v;
             else if (opt == OPT_HZ) cfg.classify_hz = v;
             else cfg.ramp_ms = v;
             break;
-        case OPT_CLIPS:
-            if (!strcmp(optarg, "fixed")) cfg.onset_clips = 0;
-            else if (!strcmp(optarg, "onset")) cfg.onset_clips = 1;
-            else return cli_error("live", ADV_EXIT_USAGE, "--clips must be fixed or onset");
+        case OPT_BATCH:
+            if (cli_parse_long(optarg, &lv) != 0 || lv < 1 || lv > 16)
+                return cli_error("live", ADV_EXIT_USAGE, "--batch must be in 1..16");
+            cfg.batch = (int)lv;
             break;
         case OPT_THREADS:
             if (cli_parse_long(optarg, &lv) != 0 || lv < 1 || lv > 256)
@@ -316,6 +366,7 @@ int cmd_live(int argc, char **argv)
                 return cli_error("live", ADV_EXIT_USAGE, "--duration must be > 0 seconds");
             break;
         case 'q': quiet = 1; break;
+        case 'v': verbose = 1; break;
         case 'h': help(); return ADV_EXIT_OK;
         default: return cli_bad_option("live", argv);
         }
@@ -453,11 +504,10 @@ int cmd_live(int argc, char **argv)
             break;
         }
         const long L = adv_live_latency(engine);
-        printf("advinst live: client %s at %d Hz, period %u, %d channel%s; latency %ld frames (%.2f s), clips %ld frames "
-               "(%s); OSC on UDP port %d (receive buffer %d kB)\n",
+        printf("advinst live: client %s at %d Hz, period %u, %d channel%s; latency %ld frames (%.2f s), segments %ld "
+               "frames; OSC on UDP port %d (receive buffer %d kB)\n",
                name, rate, adv_jack_buffer_size(j), channels, channels > 1 ? "s" : "", L, (double)L / rate,
-               adv_live_clip_frames(engine), cfg.onset_clips ? "onset" : "fixed", adv_osc_port(osc),
-               adv_osc_receive_buffer(osc) / 1024);
+               adv_live_segment_frames(engine), adv_osc_port(osc), adv_osc_receive_buffer(osc) / 1024);
         if (!locked) printf("advinst live: note: memory is not locked (RLIMIT_MEMLOCK limited, no CAP_IPC_LOCK): only the "
                             "real-time buffers are, as far as the limit allows\n");
         print_settings(m, adv_osc_settings(osc));
@@ -467,6 +517,8 @@ int cmd_live(int argc, char **argv)
         if (!stop_at && input && !loop) stop_at = (uint64_t)input_frames + (uint64_t)L + (uint64_t)(rate / 5);
         float last_probs[2][ADV_N_CLASSES];
         int have_probs[2] = {0, 0};
+        segment_summary sum;
+        memset(&sum, 0, sizeof sum);
         double last_print = now_seconds();
         while (!interrupted && !adv_jack_lost(j)) {
             if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc));
@@ -477,20 +529,16 @@ int cmd_live(int argc, char **argv)
                     memcpy(last_probs[ev.stream], ev.probs, sizeof ev.probs);
                     have_probs[ev.stream] = 1;
                 } else {
-                    printf("clip %ld (%.2f s): %s, target %s, %s %.2f -> %s %.2f", ev.clip, (double)ev.frame / rate,
-                           adv_live_clip_status_name(ev.status), adv_live_target_name(m, ev.target),
-                           m->classes[ev.before_class], ev.before_confidence, m->classes[ev.after_class],
-                           ev.after_confidence);
-                    if (isfinite(ev.snr_db)) printf(", SNR %.1f dB", ev.snr_db);
-                    printf(", %ld iterations, %.2f s%s%s\n", ev.iterations, ev.seconds, ev.message[0] ? ": " : "", ev.message);
-                    fflush(stdout);
+                    summary_add(&sum, &ev);
+                    if (verbose) print_segment(m, &ev, rate);
                 }
             }
             double t = now_seconds();
             if (!quiet && t - last_print >= 1.0 && have_probs[0] && have_probs[1]) {
                 int a = best_class(last_probs[0]), b = best_class(last_probs[1]);
-                printf("%.1f s  in: %s %.2f, out: %s %.2f\n", (double)adv_jack_frames(j) / rate, m->classes[a],
+                printf("%.1f s  in: %s %.2f, out: %s %.2f", (double)adv_jack_frames(j) / rate, m->classes[a],
                        last_probs[0][a], m->classes[b], last_probs[1][b]);
+                summary_print(&sum, m);
                 fflush(stdout);
                 last_print = t;
             }
@@ -511,11 +559,11 @@ int cmd_live(int argc, char **argv)
         adv_live_get_stats(engine, &total);
         adv_osc_counts oc;
         adv_osc_get_counts(osc, &oc);
-        printf("advinst live: %.1f s processed, clips ok %ld, failed %ld, missed %ld, clean %ld; xruns %ld; ring overflows %ld; "
-               "OSC messages %ld (changed %ld, rejected %ld, ignored %ld, malformed %ld)\n",
-               cfg.rate ? (double)total.frames / cfg.rate : 0.0, total.clips_ok, total.clips_failed, total.clips_miss,
-               total.clips_clean, total.xruns, total.ring_overflows, oc.received, oc.changed, oc.rejected, oc.ignored,
-               oc.malformed);
+        printf("advinst live: %.1f s processed, segments ok %ld, failed %ld, missed %ld, clean %ld; %ld iterations; "
+               "xruns %ld; ring overflows %ld; OSC messages %ld (changed %ld, rejected %ld, ignored %ld, malformed %ld)\n",
+               cfg.rate ? (double)total.frames / cfg.rate : 0.0, total.segments_ok, total.segments_failed,
+               total.segments_miss, total.segments_clean, total.iterations, total.xruns, total.ring_overflows, oc.received,
+               oc.changed, oc.rejected, oc.ignored, oc.malformed);
     }
     int rec_code = recorder_close(&rec);
     if (code == ADV_EXIT_OK) code = rec_code;
