@@ -29,6 +29,7 @@ typedef struct {
     int64_t end16;             /* window end, 16 kHz stream time (key); INT64_MIN: empty */
     float margin;              /* target minus runner-up probability at the last check */
     float ptarget;
+    float mult;                /* its cross-entropy weight relative to alpha (adapted, see adapt) */
     int cls;                   /* the class heard at the last check, and its probability */
     float pcls;
     int checked;               /* evaluated since the target was set */
@@ -337,6 +338,7 @@ static probe *probe_at(adv_stream *s, int64_t end16)
         memset(pr, 0, sizeof *pr);
         pr->end16 = end16;
         pr->margin = -1;
+        pr->mult = 1;
     }
     return pr;
 }
@@ -420,7 +422,30 @@ static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t
     pr->pcls = probs[pr->cls];
     pr->checked = 1;
     double loss = 0;
-    if (s->cfg.window_loss) {
+    if (s->cfg.window_loss == 2) {
+        /* a soft maximum over time (log-sum-exp, temperature lse_tau) in place of the head's max:
+         * the cross-entropy of those logits reaches every step, the near-maximal ones most */
+        if (pr->margin >= p->margin && pr->margin > 0) return 0;
+        const int T = adv_classifier_time_steps(clf);
+        const float tau = s->cfg.lse_tau > 0 ? (float)s->cfg.lse_tau : 1.0f;
+        float sc[ADV_N_CLASSES * MAX_STEPS], gs[ADV_N_CLASSES * MAX_STEPS], z[ADV_N_CLASSES], pz[ADV_N_CLASSES];
+        if (T > MAX_STEPS) return 0;
+        adv_classifier_step_scores(clf, sc);
+        for (int k = 0; k < ADV_N_CLASSES; k++) {
+            float mx = sc[k * T];
+            for (int t = 1; t < T; t++) mx = fmaxf(mx, sc[k * T + t]);
+            double acc = 0;
+            for (int t = 0; t < T; t++) acc += exp((sc[k * T + t] - mx) / tau);
+            z[k] = mx + tau * (float)log(acc);
+        }
+        adv_softmax(ADV_N_CLASSES, z, pz);
+        loss = -weight * log(fmax(pz[p->target], 1e-30));
+        for (int k = 0; k < ADV_N_CLASSES; k++) {
+            const float gz = weight * (pz[k] - (k == p->target ? 1.0f : 0.0f));
+            for (int t = 0; t < T; t++) gs[k * T + t] = gz * expf((sc[k * T + t] - z[k]) / tau);
+        }
+        adv_classifier_backward_steps(clf, gs, s->gwin);
+    } else if (s->cfg.window_loss) {
         if (pr->margin >= p->margin && pr->margin > 0) return 0;
         float g[ADV_N_CLASSES];
         for (int k = 0; k < ADV_N_CLASSES; k++) g[k] = weight * (probs[k] - (k == p->target ? 1.0f : 0.0f));
@@ -454,8 +479,26 @@ static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t
 static void update(adv_stream *s, long k0, long k1, float lr, float eps)
 {
     const float b1 = 0.9f, b2 = 0.999f, tau = (float)s->cfg.lr_decay;
+    if (s->cfg.update == ADV_STREAM_UPDATE_L2) {
+        /* momentum on the raw gradient, the step scaled so that its RMS over the free part is lr:
+         * steepest descent in the L2 geometry the SNR is measured in (sign updates are the L-inf one) */
+        double ss = 0;
+        for (long k = k0; k < k1; k++) {
+            s->am[k] = b1 * s->am[k] + (1 - b1) * s->gd16[k];
+            ss += (double)s->am[k] * s->am[k];
+        }
+        const float scale = ss > 0 ? (float)(lr / sqrt(ss / (double)(k1 - k0))) : 0.0f;
+        for (long k = k0; k < k1; k++) {
+            int32_t t = ++s->age[k];
+            float step = tau > 0 ? scale * tau / (tau + (float)(t - 1)) : scale;
+            float d = s->d16[k] - step * s->am[k];
+            s->d16[k] = d > eps ? eps : (d < -eps ? -eps : d);
+        }
+        return;
+    }
+    const int raw = s->cfg.update == ADV_STREAM_UPDATE_ADAM;
     for (long k = k0; k < k1; k++) {
-        float g = s->gd16[k] > 0 ? 1.0f : (s->gd16[k] < 0 ? -1.0f : 0.0f);
+        float g = raw ? s->gd16[k] : (s->gd16[k] > 0 ? 1.0f : (s->gd16[k] < 0 ? -1.0f : 0.0f));
         int32_t t = ++s->age[k];
         s->am[k] = b1 * s->am[k] + (1 - b1) * g;
         s->av[k] = b2 * s->av[k] + (1 - b2) * g * g;
@@ -488,7 +531,7 @@ double adv_stream_gradient(adv_stream *s, const adv_stream_params *p, const int6
     double loss = 0;
     for (int b = 0; b < n; b++) {
         probe *pr = probe_at(s, (ends16[b] + s->P16 / 2) / s->P16 * s->P16);   /* the probe it stands for */
-        loss += window_step(s, s->clf[b], pr, ends16[b], p, w);
+        loss += window_step(s, s->clf[b], pr, ends16[b], p, w * pr->mult);
     }
     if (p->method == ADV_MSCW) {
         /* the multi-scale loss at 16 kHz (the paper's durations) over the free region and some context */
@@ -553,6 +596,17 @@ int adv_stream_iterate(adv_stream *s, const adv_stream_params *p)
     }
     long k0, k1;
     adv_stream_gradient(s, p, ends, B, &k0, &k1);
+    if (s->cfg.adapt > 1) {
+        /* dual ascent on each window's weight: up while it falls short of the margin, down (slower)
+         * once it holds, so the distance term rules wherever the windows are safe */
+        const float up = (float)s->cfg.adapt, down = 1.0f / sqrtf(up);
+        for (int b = 0; b < B; b++) {
+            probe *pr = probe_at(s, (ends[b] + s->P16 / 2) / s->P16 * s->P16);
+            pr->mult *= pr->margin < p->margin ? up : down;
+            if (pr->mult > 100) pr->mult = 100;
+            if (pr->mult < 0.01f) pr->mult = 0.01f;
+        }
+    }
     update(s, k0, k1, p->lr, p->eps);
     s->iterations++;
     return 1;

@@ -23,6 +23,7 @@ static const command commands[] = {
     {"evaluate", cmd_evaluate, "accuracy and confusion matrix of a model on a data set"},
     {"experiment", cmd_experiment, "reproduce the paper's Table 1: attack a data set split, statistics, report"},
     {"live", cmd_live, "classify a JACK stream and perturb it toward a target class (OSC-controlled)"},
+    {"listen", cmd_listen, "what a listener hears: a window slid over a recording, each position classified"},
     {"render", cmd_render, "write adversarial versions of audio files (FGSM, PGDn, C&W, MS-C&W)"},
 };
 
