@@ -55,7 +55,10 @@ struct adv_stream {
     float *x;                  /* cap x C input */
     float *xm;                 /* cap, clean mono */
     float *p;                  /* cap, perturbation (committed part frozen) */
-    float *pmask;              /* cap, 1 where |U d16| <= eps */
+    float *pmask;              /* cap, 1 where |U d16| <= the bound */
+    float *bnd, *env;          /* cap: the bound on |p| per frame; the input's short-term energy */
+    long *dq;                  /* cap: sliding-maximum deque */
+    float ratio;               /* the local bound of the last iteration (0: none) */
     float *hm, *pass;          /* cap, heard mono; share of channels not clamped */
     float *gm;                 /* cap */
     float *c16, *h16, *g16;    /* cap16: clean, heard, gradient at 16 kHz */
@@ -111,7 +114,8 @@ static long round_up(long v, long m) { return (v + m - 1) / m * m; }
 void adv_stream_free(adv_stream *s)
 {
     if (!s) return;
-    float *bufs[] = {s->x, s->xm, s->p, s->pmask, s->hm, s->pass, s->gm, s->c16, s->h16, s->g16,
+    free(s->dq);
+    float *bufs[] = {s->x, s->xm, s->p, s->pmask, s->bnd, s->env, s->hm, s->pass, s->gm, s->c16, s->h16, s->g16,
                      s->d16, s->gd16, s->am, s->av, s->gwin, s->pseg};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(s->age);
@@ -168,6 +172,9 @@ adv_stream *adv_stream_create(adv_model *m, const adv_stream_config *cfg)
     s->xm = floats(cap, &ok);
     s->p = floats(cap, &ok);
     s->pmask = floats(cap, &ok);
+    s->bnd = floats(cap, &ok);
+    s->env = floats(cap, &ok);
+    s->dq = calloc(cap, sizeof(long));
     s->hm = floats(cap, &ok);
     s->pass = floats(cap, &ok);
     s->gm = floats(cap, &ok);
@@ -185,7 +192,7 @@ adv_stream *adv_stream_create(adv_model *m, const adv_stream_config *cfg)
     s->probes = calloc((size_t)s->n_probes, sizeof(probe));
     s->n_seg_slots = (int)(s->H / s->S) + 4;
     s->seg_iter = calloc((size_t)s->n_seg_slots, sizeof(long));
-    if (!ok || !s->age || !s->probes || !s->seg_iter) {
+    if (!ok || !s->age || !s->dq || !s->probes || !s->seg_iter) {
         adv_stream_free(s);
         adv_fail("out of memory for a stream attack");
         return NULL;
@@ -294,15 +301,53 @@ int adv_stream_push(adv_stream *s, const float *x, long n)
 /* ---- the perturbation and what is heard ---- */
 
 /* p, pmask, hm and pass over [i0, i1) from d16 (the free part). */
-static void perturb(adv_stream *s, long i0, long i1, float eps)
+/* The local bound as a ratio of amplitudes (0: none). */
+static float local_ratio(const adv_stream_params *p) { return p->bound_db > 0 ? powf(10.0f, -p->bound_db / 20.0f) : 0.0f; }
+
+/* bnd[i] for i in [i0, i1): eps, or, with a local bound, the smaller of eps and `ratio` times the
+ * input's envelope: the largest RMS over 5 ms of the clean mono mix within 100 ms before and 10 ms
+ * after i (a loud sound masks what follows it for about 100 ms and what precedes it for a few ms). */
+static void bounds(adv_stream *s, long i0, long i1, float eps, float ratio)
+{
+    if (!(ratio > 0)) {
+        for (long i = i0; i < i1; i++) s->bnd[i] = eps;
+        return;
+    }
+    const long blk = s->R / 200, back = s->R / 10, ahead = s->R / 100;
+    long a = i0 - back - blk, b = i1 + ahead;
+    if (a < 0) a = 0;
+    if (b > s->cap) b = s->cap;
+    /* e[j] = mean square over the 5 ms ending at j (running sum), then a sliding maximum */
+    double acc = 0;
+    for (long j = a; j < b; j++) {
+        acc += (double)s->xm[j] * s->xm[j];
+        if (j - blk >= a) acc -= (double)s->xm[j - blk] * s->xm[j - blk];
+        s->env[j] = (float)(acc > 0 ? acc / blk : 0);
+    }
+    long head = 0, tail = 0, next = a;   /* deque of indices with decreasing env */
+    for (long i = i0; i < i1; i++) {
+        const long lo = i - back > a ? i - back : a, hi = i + ahead < b ? i + ahead : b - 1;
+        for (; next <= hi; next++) {
+            while (tail > head && s->env[s->dq[tail - 1]] <= s->env[next]) tail--;
+            s->dq[tail++] = next;
+        }
+        while (s->dq[head] < lo) head++;
+        const float bound = ratio * sqrtf(s->env[s->dq[head]]);
+        s->bnd[i] = bound < eps ? bound : eps;
+    }
+}
+
+static void perturb(adv_stream *s, long i0, long i1, float eps, float ratio)
 {
     adv_resampler_forward_range(s->up, s->d16, s->p, i0, i1);
+    bounds(s, i0, i1, eps, ratio);
     const int C = s->C;
     for (long i = i0; i < i1; i++) {
         float v = s->p[i];
+        const float e = s->bnd[i];
         s->pmask[i] = 1.0f;
-        if (v > eps) v = eps, s->pmask[i] = 0;
-        else if (v < -eps) v = -eps, s->pmask[i] = 0;
+        if (v > e) v = e, s->pmask[i] = 0;
+        else if (v < -e) v = -e, s->pmask[i] = 0;
         s->p[i] = v;
         float acc = 0;
         int live = 0;
@@ -524,7 +569,7 @@ double adv_stream_gradient(adv_stream *s, const adv_stream_params *p, const int6
 {
     const long ic = idx(s, s->commit), in = idx(s, s->end);
     const int64_t e16 = end16_valid(s);
-    perturb(s, ic, in, p->eps);
+    perturb(s, ic, in, p->eps, local_ratio(p));
     hear(s, ic);
     memset(s->g16, 0, sizeof(float) * (size_t)s->cap16);
     const float w = p->alpha / (float)n;
@@ -585,6 +630,7 @@ int adv_stream_iterate(adv_stream *s, const adv_stream_params *p)
         s->target = p->target;
     }
     s->eps = p->eps;
+    s->ratio = local_ratio(p);
     const int64_t c16 = to16(s, s->commit), e16 = end16_valid(s);
     const int B = pick_probes(s, c16, e16, p->margin, s->pick, s->cfg.batch);
     if (B == 0) return 0;
@@ -646,7 +692,7 @@ int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
     seg->target = s->active ? s->target : ADV_TARGET_NONE;
     seg->iterations = s->iterations - s->seg_iter[(s->commit / s->S) % s->n_seg_slots];
     if (s->active) {
-        perturb(s, i0, i0 + n, s->eps);
+        perturb(s, i0, i0 + n, s->eps, s->ratio);
     } else {
         /* no attack: what was being played fades out over the first 10 ms, then silence */
         long ramp = s->R / 100;

@@ -66,6 +66,8 @@ typedef struct {
     int target;                  /* class index; ADV_TARGET_NONE: no attack (the perturbation fades) */
     float eps, alpha, lr;        /* the paper's parameters */
     float margin;                /* wanted probability of the target ahead of the runner-up, [0, 1) */
+    float bound_db;              /* > 0: |perturbation| stays this many dB below the input's local
+                                    envelope (and below eps): quiet passages get quiet perturbations */
 } adv_stream_params;
 
 typedef enum {
