@@ -25,11 +25,12 @@ const char *adv_preset_dir(void)
     static _Thread_local char dir[PATH_MAX];
     const char *env = getenv("ADVINST_PRESETS");
     if (env && *env) return env;
+    /* an installed program uses its installed presets, a build tree the source tree's */
+    if (adv_installed_path("presets", dir, sizeof dir) == 0 && is_dir(dir)) return dir;
 #ifdef ADVINST_SOURCE_DIR
     if (is_dir(ADVINST_SOURCE_DIR "/presets")) return ADVINST_SOURCE_DIR "/presets";
 #endif
-    if (adv_installed_path("presets", dir, sizeof dir) != 0) return NULL;
-    return is_dir(dir) ? dir : NULL;
+    return NULL;
 }
 
 static int compare_names(const void *a, const void *b) { return strcmp(a, b); }
