@@ -236,6 +236,9 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
         else if (!strcmp(features[i]->URI, LV2_LOG__log)) log = features[i]->data;
         else if (!strcmp(features[i]->URI, LV2_WORKER__schedule)) p->schedule = features[i]->data;
     }
+#ifdef ADVINST_LV2_TEST_PUBLISH_IN_RUN
+    p->schedule = NULL;   /* a test-only build (tests/CMakeLists.txt): settings published in run(), which locks */
+#endif
     lv2_log_logger_init(&p->logger, p->map, log);   /* without log: stderr */
     if (p->map) {
         char uri[256];

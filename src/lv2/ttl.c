@@ -140,13 +140,16 @@ static void plugin(FILE *f, const char *uri, int channels)
     fprintf(f, "\n\n");
 }
 
-/* The shortest decimal that reads back as the same float (1e-05, not 9.99999975e-06). */
+/* The shortest decimal literal (no exponent, with a point: xsd:decimal, which hosts read as a
+ * float) that reads back as the same float: 0.00001, not 9.99999975e-06 or 1e-05 (xsd:double). */
 static void shortest_float(double v, char *out, size_t size)
 {
-    for (int digits = 1; digits <= 9; digits++) {
-        snprintf(out, size, "%.*g", digits, v);
-        if ((float)strtod(out, NULL) == (float)v) return;
+    for (int digits = 1; digits <= 12; digits++) {
+        snprintf(out, size, "%.*f", digits, v);
+        if ((float)strtod(out, NULL) == (float)v) break;
     }
+    size_t n = strlen(out);   /* 500.0 stays, 0.50 becomes 0.5 */
+    while (n > 2 && out[n - 1] == '0' && out[n - 2] != '.') out[--n] = '\0';
 }
 
 /* One pset:Preset from a preset file; 0 written, 1 left out (not a live method), -1 error. */
