@@ -15,9 +15,12 @@
  *                                       that perturbations played, that the classifier's outputs
  *                                       arrived, and the output is finite, in [-1, 1] and the
  *                                       delayed input outside perturbed clips.
- *   lv2_host pad IN OUT SECONDS         IN as float WAV followed by SECONDS of silence
+ *   lv2_host pad IN OUT SECONDS [RATE]  IN (mono mix, resampled to RATE) as float WAV followed by
+ *                                       SECONDS of silence
  *   lv2_host align CLEAN RENDER L N OUT writes RENDER[L, L + N) to OUT (float WAV) and prints
- *                                       "snr S first_diff F" against CLEAN[0, N)
+ *                                       "snr S first_diff F": the SNR against CLEAN[0, N), and the
+ *                                       first frame where RENDER is not CLEAN delayed by L (-1:
+ *                                       none)
  * Exit code 0 when every check passes; failures are printed one per line. */
 #include "testutil.h"
 #include "advinst/attack.h"
@@ -525,15 +528,21 @@ static int cmd_rt(const char *uri, double seconds, const char *clip)
 
 /* ---- pad and align (the lv2apply render test) ---- */
 
-static int cmd_pad(const char *in_path, const char *out_path, double seconds)
+static int cmd_pad(const char *in_path, const char *out_path, double seconds, int rate)
 {
     adv_audio a, b;
     if (adv_audio_read(in_path, &a) != 0) { fprintf(stderr, "lv2_host pad: %s\n", adv_error()); return 1; }
-    const long extra = lround(seconds * a.rate);
-    if (adv_audio_alloc(&b, a.frames + extra, a.channels, a.rate, 0) != 0) return 1;
-    memcpy(b.samples, a.samples, sizeof(float) * (size_t)a.frames * (size_t)a.channels);
+    if (!rate) rate = a.rate;
+    float *mono = malloc(sizeof(float) * (size_t)a.frames);
+    adv_audio_mix_mono(&a, mono);
+    adv_resampler *rs = adv_resampler_create(a.rate, rate, a.frames);
+    const long n = adv_resampler_output_length(rs), extra = lround(seconds * rate);
+    if (adv_audio_alloc(&b, n + extra, 1, rate, 0) != 0) return 1;
+    adv_resampler_forward(rs, mono, b.samples);
     int rc = adv_audio_write(out_path, &b);
     if (rc != 0) fprintf(stderr, "lv2_host pad: %s\n", adv_error());
+    adv_resampler_free(rs);
+    free(mono);
     adv_audio_free(&a);
     adv_audio_free(&b);
     return rc ? 1 : 0;
@@ -571,7 +580,7 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "nomodel")) return cmd_nomodel(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "state")) return cmd_state(argv[2]);
     if (argc >= 5 && !strcmp(argv[1], "rt")) return cmd_rt(argv[2], atof(argv[3]), argv[4]);
-    if (argc >= 5 && !strcmp(argv[1], "pad")) return cmd_pad(argv[2], argv[3], atof(argv[4]));
+    if (argc >= 5 && !strcmp(argv[1], "pad")) return cmd_pad(argv[2], argv[3], atof(argv[4]), argc > 5 ? atoi(argv[5]) : 0);
     if (argc >= 7 && !strcmp(argv[1], "align")) return cmd_align(argv[2], argv[3], atol(argv[4]), atol(argv[5]), argv[6]);
     fprintf(stderr, "usage: lv2_host info|nomodel|state|rt|pad|align ... (see tests/lv2_host.c)\n");
     return 2;
