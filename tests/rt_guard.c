@@ -209,32 +209,23 @@ EXPORT ssize_t write(int fd, const void *b, size_t n)
     REAL(write);
     return real_write(fd, b, n);
 }
-EXPORT int open(const char *path, int flags, ...)
-{
-    CHECK_RT("open");
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
+/* open and open64 (the same on 64-bit systems): the mode argument only with O_CREAT or O_TMPFILE */
+#define OPEN_LIKE(name)                                                                  \
+    EXPORT int name(const char *path, int flags, ...)                                    \
+    {                                                                                    \
+        CHECK_RT(#name);                                                                 \
+        mode_t mode = 0;                                                                 \
+        if (flags & (O_CREAT | O_TMPFILE)) {                                             \
+            va_list ap;                                                                  \
+            va_start(ap, flags);                                                         \
+            mode = va_arg(ap, mode_t);                                                   \
+            va_end(ap);                                                                  \
+        }                                                                                \
+        REAL(name);                                                                      \
+        return real_##name(path, flags, mode);                                           \
     }
-    REAL(open);
-    return real_open(path, flags, mode);
-}
-EXPORT int open64(const char *path, int flags, ...)
-{
-    CHECK_RT("open64");
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    REAL(open64);
-    return real_open64(path, flags, mode);
-}
+OPEN_LIKE(open)
+OPEN_LIKE(open64)
 EXPORT int close(int fd)
 {
     CHECK_RT("close");

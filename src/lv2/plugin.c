@@ -152,6 +152,14 @@ static void write_outputs(plugin *p, float latency)
 
 /* ---- LV2 ---- */
 
+/* The data of the feature `uri` in a host's NULL-terminated list, or NULL. */
+static void *feature(const LV2_Feature *const *features, const char *uri)
+{
+    for (int i = 0; features && features[i]; i++)
+        if (!strcmp(features[i]->URI, uri)) return features[i]->data;
+    return NULL;
+}
+
 static void connect_port(LV2_Handle h, uint32_t port, void *data)
 {
     plugin *p = h;
@@ -230,12 +238,9 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
     if (!p) return NULL;
     p->channels = strcmp(d->URI, ADV_LV2_URI_STEREO) ? 1 : 2;
     p->rate = rate;
-    LV2_Log_Log *log = NULL;
-    for (int i = 0; features && features[i]; i++) {
-        if (!strcmp(features[i]->URI, LV2_URID__map)) p->map = features[i]->data;
-        else if (!strcmp(features[i]->URI, LV2_LOG__log)) log = features[i]->data;
-        else if (!strcmp(features[i]->URI, LV2_WORKER__schedule)) p->schedule = features[i]->data;
-    }
+    p->map = feature(features, LV2_URID__map);
+    p->schedule = feature(features, LV2_WORKER__schedule);
+    LV2_Log_Log *log = feature(features, LV2_LOG__log);
 #ifdef ADVINST_LV2_TEST_PUBLISH_IN_RUN
     p->schedule = NULL;   /* a test-only build (tests/CMakeLists.txt): settings published in run(), which locks */
 #endif
@@ -310,12 +315,8 @@ static LV2_State_Status save(LV2_Handle h, LV2_State_Store_Function store, LV2_S
     const int float_keys[] = {K_STEP, K_ALPHA, K_EPS, K_CONFIDENCE};
     for (int i = 0; i < 4; i++) store(sh, p->key[float_keys[i]], &floats[i], sizeof floats[i], p->atom_float, pod);
     if (!p->model_from_state) return LV2_STATE_SUCCESS;
-    LV2_State_Map_Path *mp = NULL;
-    LV2_State_Free_Path *fp = NULL;
-    for (int i = 0; features && features[i]; i++) {
-        if (!strcmp(features[i]->URI, LV2_STATE__mapPath)) mp = features[i]->data;
-        else if (!strcmp(features[i]->URI, LV2_STATE__freePath)) fp = features[i]->data;
-    }
+    LV2_State_Map_Path *mp = feature(features, LV2_STATE__mapPath);
+    LV2_State_Free_Path *fp = feature(features, LV2_STATE__freePath);
     char *abstract = mp ? mp->abstract_path(mp->handle, p->model_path) : NULL;
     const char *path = abstract ? abstract : p->model_path;
     store(sh, p->key[K_MODEL], path, strlen(path) + 1, p->atom_path, LV2_STATE_IS_POD);
@@ -343,9 +344,7 @@ static int restore_model(plugin *p, LV2_State_Retrieve_Function retrieve, LV2_St
 {
     const char *stored = fetch(retrieve, sh, p->key[K_MODEL], p->atom_path, 0);
     if (!stored) return 0;
-    LV2_State_Map_Path *mp = NULL;
-    for (int i = 0; features && features[i]; i++)
-        if (!strcmp(features[i]->URI, LV2_STATE__mapPath)) mp = features[i]->data;
+    LV2_State_Map_Path *mp = feature(features, LV2_STATE__mapPath);
     char *absolute = mp ? mp->absolute_path(mp->handle, stored) : NULL;
     int rc = load_engine(p, absolute ? absolute : stored, s);
     if (rc == 0) p->model_from_state = 1;

@@ -110,20 +110,15 @@ static void plugin(FILE *f, const char *uri, int channels)
     fprintf(f, "\tlv2:extensionData work:interface, state:interface ;\n");
     fprintf(f, "\tlv2:port ");
     unsigned index = 0;
-    for (int c = 0; c < channels; c++) {
-        char sym[16], name[32];
-        snprintf(sym, sizeof sym, channels == 1 ? "in" : "in_%d", c + 1);
-        snprintf(name, sizeof name, channels == 1 ? "In" : "In %d", c + 1);
-        fprintf(f, "[\n");
-        audio_port(f, index++, sym, name, 0, 0);
-    }
-    for (int c = 0; c < channels; c++) {
-        char sym[16], name[32];
-        snprintf(sym, sizeof sym, channels == 1 ? "out" : "out_%d", c + 1);
-        snprintf(name, sizeof name, channels == 1 ? "Out" : "Out %d", c + 1);
-        fprintf(f, "[\n");
-        audio_port(f, index++, sym, name, 1, 0);
-    }
+    for (int output = 0; output < 2; output++)
+        for (int c = 0; c < channels; c++) {
+            char sym[16], name[32];
+            if (channels == 1) snprintf(sym, sizeof sym, "%s", output ? "out" : "in");
+            else snprintf(sym, sizeof sym, "%s_%d", output ? "out" : "in", c + 1);
+            snprintf(name, sizeof name, "%s%s", output ? "Out" : "In", channels == 1 ? "" : c ? " 2" : " 1");
+            fprintf(f, "[\n");
+            audio_port(f, index++, sym, name, output, 0);
+        }
     for (int k = 0; k < ADV_LV2_N_CONTROLS; k++) control_port(f, index++, &lv2_controls[k], 0);
     for (int s = 0; s < 2; s++)
         for (int k = 0; k < ADV_N_CLASSES; k++) {
