@@ -1,6 +1,8 @@
 /* Checks of live hosts' recordings (see live_check.h). */
 #include "live_check.h"
+#include "advinst/audio.h"
 #include "advinst/nn.h"
+#include "advinst/resample.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -50,4 +52,22 @@ int live_classify(adv_classifier *c, const float *x, float *confidence)
     for (int k = 1; k < ADV_N_CLASSES; k++) if (p[k] > p[b]) b = k;
     *confidence = p[b];
     return b;
+}
+
+float *live_load_clip(const char *path, int rate, long *frames)
+{
+    adv_audio a;
+    if (adv_audio_read(path, &a) != 0) return NULL;
+    float *mono = malloc(sizeof(float) * (size_t)a.frames);
+    adv_audio_mix_mono(&a, mono);
+    adv_resampler *rs = adv_resampler_create(a.rate, rate, a.frames);
+    float *x = rs ? malloc(sizeof(float) * (size_t)adv_resampler_output_length(rs)) : NULL;
+    if (x) {
+        *frames = adv_resampler_output_length(rs);
+        adv_resampler_forward(rs, mono, x);
+    }
+    adv_resampler_free(rs);
+    free(mono);
+    adv_audio_free(&a);
+    return x;
 }

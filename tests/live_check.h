@@ -18,6 +18,8 @@ int live_exact_from(const live_recording *r, long from);
 /* The offset in [0, N) of the engine's clip grid in the recording: the boundaries where the
  * perturbation energy is least (the fades bring it to zero there), windows of +-rate/400 frames. */
 long live_clip_grid(const live_recording *r, long N, int rate);
+/* An audio file as a mono mix at `rate` (the shared resampler); NULL with adv_error. */
+float *live_load_clip(const char *path, int rate, long *frames);
 /* The classifier's prediction for x (its window length) and its confidence. */
 int live_classify(adv_classifier *c, const float *x, float *confidence);
 #endif

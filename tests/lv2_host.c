@@ -15,7 +15,7 @@
  *                                       that perturbations played, that the classifier's outputs
  *                                       arrived, and the output is finite, in [-1, 1] and the
  *                                       delayed input outside perturbed clips.
- *   lv2_host pad IN OUT SECONDS [RATE]  IN (mono mix, resampled to RATE) as float WAV followed by
+ *   lv2_host pad IN OUT SECONDS RATE    IN (mono mix, resampled to RATE) as float WAV followed by
  *                                       SECONDS of silence
  *   lv2_host align CLEAN RENDER L N OUT writes RENDER[L, L + N) to OUT (float WAV) and prints
  *                                       "snr S first_diff F": the SNR against CLEAN[0, N), and the
@@ -23,13 +23,14 @@
  *                                       none)
  * Exit code 0 when every check passes; failures are printed one per line. */
 #include "testutil.h"
+#include "live_check.h"
 #include "advinst/attack.h"
 #include "advinst/audio.h"
 #include "advinst/preset.h"
 #include "advinst/error.h"
 #include "advinst/resample.h"
 #include "advinst/ring.h"
-#include "../src/lv2/ports.h"
+#include "../src/plugin/ports.h"
 #include <dlfcn.h>
 #include <lilv/lilv.h>
 #include <lv2/atom/atom.h>
@@ -434,23 +435,6 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The clip at 48 kHz, mono. */
-static float *load_clip(const char *path, long *frames)
-{
-    adv_audio a;
-    if (adv_audio_read(path, &a) != 0) { fprintf(stderr, "lv2_host: %s\n", adv_error()); return NULL; }
-    float *mono = malloc(sizeof(float) * (size_t)a.frames);
-    adv_audio_mix_mono(&a, mono);
-    adv_resampler *rs = adv_resampler_create(a.rate, 48000, a.frames);
-    *frames = adv_resampler_output_length(rs);
-    float *x = malloc(sizeof(float) * (size_t)*frames);
-    adv_resampler_forward(rs, mono, x);
-    adv_resampler_free(rs);
-    free(mono);
-    adv_audio_free(&a);
-    return x;
-}
-
 /* Control changes as automation makes them, at fractions of the run. Few iterations, so that
  * every attacked clip plays a perturbation (ok or failed) on a busy machine too: this test is
  * about what run() calls, not about attacks succeeding. */
@@ -468,8 +452,8 @@ static int cmd_rt(const char *uri, double seconds, const char *clip)
     void (*leave)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "rt_guard_leave");
     if (!enter || !leave) { fprintf(stderr, "lv2_host rt: run with LD_PRELOAD=.../librt_guard.so\n"); return 1; }
     long clip_n;
-    float *x = load_clip(clip, &clip_n);
-    if (!x) return 1;
+    float *x = live_load_clip(clip, 48000, &clip_n);
+    if (!x) { fprintf(stderr, "lv2_host: %s\n", adv_error()); return 1; }
     LilvWorld *world = world_new();
     host h;
     if (host_open(&h, world, uri, 48000, 1, 0) != 0) return 1;
@@ -530,20 +514,18 @@ static int cmd_rt(const char *uri, double seconds, const char *clip)
 
 static int cmd_pad(const char *in_path, const char *out_path, double seconds, int rate)
 {
-    adv_audio a, b;
-    if (adv_audio_read(in_path, &a) != 0) { fprintf(stderr, "lv2_host pad: %s\n", adv_error()); return 1; }
-    if (!rate) rate = a.rate;
-    float *mono = malloc(sizeof(float) * (size_t)a.frames);
-    adv_audio_mix_mono(&a, mono);
-    adv_resampler *rs = adv_resampler_create(a.rate, rate, a.frames);
-    const long n = adv_resampler_output_length(rs), extra = lround(seconds * rate);
-    if (adv_audio_alloc(&b, n + extra, 1, rate, 0) != 0) return 1;
-    adv_resampler_forward(rs, mono, b.samples);
+    long n;
+    float *x = live_load_clip(in_path, rate, &n);
+    adv_audio b;
+    if (!x || adv_audio_alloc(&b, n + lround(seconds * rate), 1, rate, 0) != 0) {
+        fprintf(stderr, "lv2_host pad: %s\n", adv_error());
+        free(x);
+        return 1;
+    }
+    memcpy(b.samples, x, sizeof(float) * (size_t)n);
     int rc = adv_audio_write(out_path, &b);
     if (rc != 0) fprintf(stderr, "lv2_host pad: %s\n", adv_error());
-    adv_resampler_free(rs);
-    free(mono);
-    adv_audio_free(&a);
+    free(x);
     adv_audio_free(&b);
     return rc ? 1 : 0;
 }
@@ -580,7 +562,7 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "nomodel")) return cmd_nomodel(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "state")) return cmd_state(argv[2]);
     if (argc >= 5 && !strcmp(argv[1], "rt")) return cmd_rt(argv[2], atof(argv[3]), argv[4]);
-    if (argc >= 5 && !strcmp(argv[1], "pad")) return cmd_pad(argv[2], argv[3], atof(argv[4]), argc > 5 ? atoi(argv[5]) : 0);
+    if (argc >= 6 && !strcmp(argv[1], "pad")) return cmd_pad(argv[2], argv[3], atof(argv[4]), atoi(argv[5]));
     if (argc >= 7 && !strcmp(argv[1], "align")) return cmd_align(argv[2], argv[3], atol(argv[4]), atol(argv[5]), argv[6]);
     fprintf(stderr, "usage: lv2_host info|nomodel|state|rt|pad|align ... (see tests/lv2_host.c)\n");
     return 2;

@@ -134,24 +134,6 @@ static int on_xrun(void *arg)
     return 0;
 }
 
-static float *load_clip(long *n)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/../demo/harmonica.wav", TEST_SOURCE_DIR);
-    adv_audio a;
-    if (adv_audio_read(path, &a) != 0) return NULL;
-    float *mono = malloc(sizeof(float) * a.frames);
-    adv_audio_mix_mono(&a, mono);
-    adv_resampler *rs = adv_resampler_create(a.rate, RATE, a.frames);
-    *n = adv_resampler_output_length(rs);
-    float *x = malloc(sizeof(float) * *n);
-    adv_resampler_forward(rs, mono, x);
-    adv_resampler_free(rs);
-    free(mono);
-    adv_audio_free(&a);
-    return x;
-}
-
 /* Connects player -> plugin -> recorder once jalv has activated its client (15 s at most). */
 static int connect_jalv(void)
 {
@@ -175,7 +157,9 @@ int main(void)
     const char *model_path = adv_default_model_path();
     adv_model *m = model_path ? adv_model_load(model_path) : NULL;
     CHECK(m != NULL, "the shipped model is needed: %s", model_path ? adv_error() : "not found");
-    sig = load_clip(&sig_len);
+    char clip_path[1200];
+    snprintf(clip_path, sizeof clip_path, "%s/../demo/harmonica.wav", TEST_SOURCE_DIR);
+    sig = live_load_clip(clip_path, RATE, &sig_len);
     CHECK(sig != NULL, "demo/harmonica.wav: %s", adv_error());
     if (!m || !sig) return tu_finish("lv2_jalv");
     const double clip_s = 3.7, budget_s = 3.0, L_s = clip_s + budget_s;

@@ -1,5 +1,6 @@
-/* The ports of the advinst LV2 plugins: one table, read by the plugin (src/lv2/plugin.c) and by
- * the generator of its Turtle description (src/lv2/ttl.c), so the two cannot disagree.
+/* The controls of the advinst plugins: one table, read by the LV2 plugin (src/plugin/lv2.c), the
+ * generator of its Turtle description (src/plugin/ttl.c) and the CLAP plugin (src/plugin/clap.c,
+ * input controls as parameters), so they cannot disagree.
  *
  * Port indices: the audio inputs (1 or 2), the audio outputs, then the controls of
  * lv2_controls[] in order, then ADV_N_CLASSES probabilities of the input and ADV_N_CLASSES of the

@@ -1,5 +1,5 @@
 /* Writes the Turtle description of the advinst LV2 bundle at build time, from the port table
- * (src/lv2/ports.h), the default class names and the presets/ files (*.ini) (the same presets the
+ * (src/plugin/ports.h), the default class names and the presets/ files (*.ini) (the same presets the
  * program uses; those of methods the live engine does not run, FGSM and PGDn, are left out):
  *
  *   advinst_lv2_ttl OUTDIR BINARY PRESET.ini...

@@ -12,8 +12,9 @@
  *   work()       the host's worker thread: publishes settings
  *   save/restore the settings and the model path given by state
  *
- * No OSC server: several instances may run in one host. Port table: src/lv2/ports.h. */
-#include "ports.h"
+ * No OSC server: several instances may run in one host. Port table: src/plugin/ports.h; what the LV2 and CLAP
+ * plugins share: src/plugin/common.c. */
+#include "common.h"
 #include "advinst/error.h"
 #include "advinst/live.h"
 #include "advinst/model.h"
@@ -67,34 +68,6 @@ typedef struct {
 
 /* ---- control ports -> settings ---- */
 
-/* A control input as the plugin uses it: finite and within the port's range (else its default),
- * integers rounded. */
-static float control_value(const plugin *p, int k)
-{
-    const adv_lv2_control_desc *d = &lv2_controls[k];
-    float v = p->ctl[k] ? *p->ctl[k] : d->def;
-    if (!isfinite(v)) v = d->def;
-    if (v < d->min) v = d->min;
-    if (v > d->max) v = d->max;
-    return d->props & (P_INTEGER | P_TOGGLED) ? roundf(v) : v;
-}
-
-/* The settings the input ports ask for (values v, indexed by control) into s. (One small function, to be replaced by the
- * settings table's setter once it exists.) */
-static void ports_to_settings(const float *v, adv_live_settings *s)
-{
-    const int t = (int)v[C_TARGET];
-    s->target = t < ADV_N_CLASSES ? t : t == ADV_LV2_TARGET_NONE ? ADV_LIVE_TARGET_NONE : ADV_LIVE_TARGET_RANDOM;
-    s->method = (adv_live_method)(int)v[C_METHOD];   /* 0 off, 1 cw, 2 mscw: the engine's numbering */
-    s->lr = v[C_STEP];
-    s->alpha = v[C_ALPHA];
-    s->eps = v[C_EPS];
-    s->confidence = v[C_CONFIDENCE];
-    s->max_iter = (long)v[C_ITERATIONS];
-    s->bypass = v[C_ENABLED] < 0.5f;
-    s->preset[0] = '\0';
-}
-
 /* Reads the input ports; on a change, the new settings become pending. */
 static void read_controls(plugin *p)
 {
@@ -102,12 +75,12 @@ static void read_controls(plugin *p)
     int changed = 0;
     for (int k = 0; k < ADV_LV2_N_CONTROLS; k++) {
         if (lv2_controls[k].output) continue;
-        v[k] = control_value(p, k);
+        v[k] = adv_plugin_control(k, p->ctl[k] ? *p->ctl[k] : lv2_controls[k].def);
         if (!(v[k] == p->seen[k])) changed = 1;   /* NaN (never seen) counts as a change */
         p->seen[k] = v[k];
     }
     if (!changed) return;
-    ports_to_settings(v, &p->settings);
+    adv_plugin_controls_to_settings(v, &p->settings);
     p->dirty = 1;
 }
 
@@ -188,38 +161,14 @@ static void run(LV2_Handle h, uint32_t n)
     write_outputs(p, (float)adv_live_latency(p->engine));
 }
 
-/* The default model: $ADVINST_MODEL if set, else the installed one (share/advinst beside the
- * bundle's lib/lv2), else the source tree's (a build tree). */
-static int default_model_path(const char *bundle, char *out, size_t size)
-{
-    const char *env = getenv("ADVINST_MODEL");
-    if (env && *env) return (size_t)snprintf(out, size, "%s", env) < size ? 0 : -1;
-    if ((size_t)snprintf(out, size, "%s/%s/models/default.safetensors", bundle, ADVINST_LV2_TO_DATA) < size &&
-        access(out, R_OK) == 0)
-        return 0;
-#ifdef ADVINST_SOURCE_DIR
-    snprintf(out, size, "%s", ADVINST_SOURCE_DIR "/models/default.safetensors");
-    if (access(out, R_OK) == 0) return 0;
-#endif
-    snprintf(out, size, "%s/%s/models/default.safetensors", bundle, ADVINST_LV2_TO_DATA);
-    return 0;
-}
-
 /* Loads the model at path and creates an engine for it with settings s: 0, or -1 with the
  * reason logged (the instance keeps what it had). */
 static int load_engine(plugin *p, const char *path, const adv_live_settings *s)
 {
-    adv_model *m = adv_model_load(path);
-    if (!m) {
-        lv2_log_error(&p->logger, "advinst: %s; passing audio through\n", adv_error());
-        return -1;
-    }
-    adv_live_config cfg;
-    adv_live_config_default(&cfg, (int)lround(p->rate), p->channels);
-    adv_live *e = adv_live_create(m, &cfg, s);
+    adv_model *m = NULL;
+    adv_live *e = adv_plugin_engine(path, (int)lround(p->rate), p->channels, s, &m);
     if (!e) {
         lv2_log_error(&p->logger, "advinst: %s; passing audio through\n", adv_error());
-        adv_model_free(m);
         return -1;
     }
     adv_live_free(p->engine);
@@ -259,7 +208,7 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
     adv_live_settings_default(&p->settings);
     p->status = ADV_LV2_STATUS_NO_MODEL;
     char path[PATH_MAX];
-    if (default_model_path(bundle, path, sizeof path) != 0)
+    if (adv_plugin_default_model(bundle, ADVINST_LV2_TO_DATA, path, sizeof path) != 0)
         lv2_log_error(&p->logger, "advinst: model path too long; passing audio through\n");
     else
         load_engine(p, path, &p->settings);
