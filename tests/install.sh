@@ -3,9 +3,9 @@
 # the presets, the TouchOSC layout and the LV2 bundle land under bin/, share/advinst/ and
 # lib/lv2/advinst.lv2/, and the installed program and plugin use the installed data (not the
 # source tree's), also after the prefix is moved.
-#   tests/install.sh CMAKE BUILD_DIR LV2_HOST WORKDIR
+#   tests/install.sh CMAKE BUILD_DIR LV2_HOST WORKDIR [CLAP_HOST]
 set -uo pipefail
-CMAKE=$1 BUILD=$2 HOST=$3 WORK=$4
+CMAKE=$1 BUILD=$2 HOST=$3 WORK=$4 CLAP_HOST=${5:-}
 rm -rf "$WORK" && mkdir -p "$WORK"
 fail() { echo "install: FAIL: $*"; exit 1; }
 URI=https://advinst.invalid/plugins/advinst
@@ -31,6 +31,10 @@ check_prefix() {
   echo "$info" | grep -q "model $p/lib/lv2/advinst.lv2/.*/share/advinst/models/default.safetensors" ||
     fail "the installed plugin does not use the installed model: $info"
   echo "$info" | grep -q "^latency 321600 status 0" || fail "installed plugin: $info"
+  if [ -n "$CLAP_HOST" ]; then
+    [ -e "$p/lib/clap/advinst.clap" ] || fail "$p/lib/clap/advinst.clap was not installed"
+    "$CLAP_HOST" check "$p/lib/clap/advinst.clap" "$CLIP" >"$WORK/clap.log" 2>&1 || fail "installed CLAP plugin (see $WORK/clap.log)"
+  fi
 }
 
 "$CMAKE" --install "$BUILD" --prefix "$WORK/prefix" >"$WORK/install.log" 2>&1 || fail "cmake --install (see $WORK/install.log)"
