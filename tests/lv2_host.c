@@ -7,7 +7,7 @@
  *                                       model"; also instantiated without any feature
  *   lv2_host state URI                  state save/restore round trip between two instances, and
  *                                       every generated preset applies its values to the ports
- *   lv2_host rt URI SECONDS CLIP.wav    real-time run at 48 kHz, 256-frame periods paced by the
+ *   lv2_host rt URI SECONDS CLIP.wav    real-time run at 16 kHz, 64-frame periods paced by the
  *                                       clock, the worker in its own thread, control changes as a
  *                                       host's automation would make them (target, method, alpha,
  *                                       bypass); run() is marked as audio thread for rt_guard
@@ -50,6 +50,9 @@
 
 #define MAX_PORTS 64
 #define PERIOD 256
+/* the real-time run: 16 kHz (the classifier's rate: cheap attacks) in 64-frame periods (4 ms) */
+#define RT_RATE 16000
+#define RT_PERIOD 64
 
 /* ---- features: URID map, log, worker ---- */
 
@@ -435,12 +438,12 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Control changes as automation makes them, at fractions of the run. Few iterations, so that
- * every attacked clip plays a perturbation (ok or failed) on a busy machine too: this test is
- * about what run() calls, not about attacks succeeding. */
+/* Control changes as automation makes them, at fractions of the run. One iteration at 16 kHz, so
+ * that every attacked clip plays a perturbation (failed, or ok) on a busy machine too: this test
+ * is about what run() calls, not about attacks succeeding. */
 static void automate(host *h, double t, double total)
 {
-    *port(h, C_ITERATIONS) = 3;
+    *port(h, C_ITERATIONS) = 1;
     if (t >= 0.5) *port(h, C_TARGET) = 6;
     if (t >= total / 2) { *port(h, C_METHOD) = 2; *port(h, C_ALPHA) = 10; *port(h, C_TARGET) = 4; }
     *port(h, C_ENABLED) = t >= total - 3 && t < total - 1.5 ? 0 : 1;
@@ -452,31 +455,31 @@ static int cmd_rt(const char *uri, double seconds, const char *clip)
     void (*leave)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "rt_guard_leave");
     if (!enter || !leave) { fprintf(stderr, "lv2_host rt: run with LD_PRELOAD=.../librt_guard.so\n"); return 1; }
     long clip_n;
-    float *x = live_load_clip(clip, 48000, &clip_n);
+    float *x = live_load_clip(clip, RT_RATE, &clip_n);
     if (!x) { fprintf(stderr, "lv2_host: %s\n", adv_error()); return 1; }
     LilvWorld *world = world_new();
     host h;
-    if (host_open(&h, world, uri, 48000, 1, 0) != 0) return 1;
-    const long total = (long)(seconds * 48000);
+    if (host_open(&h, world, uri, RT_RATE, 1, 0) != 0) return 1;
+    const long total = (long)(seconds * RT_RATE);
     float *in = malloc(sizeof(float) * (size_t)total), *out = malloc(sizeof(float) * (size_t)total),
           *out2 = malloc(sizeof(float) * (size_t)total);
     for (long i = 0; i < total; i++) in[i] = x[i % clip_n];
     int played = 0, status_seen[ADV_LV2_STATUS_NO_MODEL + 1] = {0};
     lilv_instance_activate(h.inst);
     const double t0 = now_s();
-    for (long f = 0; f < total; f += PERIOD) {
-        const uint32_t n = (uint32_t)(total - f < PERIOD ? total - f : PERIOD);
-        automate(&h, (double)f / 48000, seconds);
+    for (long f = 0; f < total; f += RT_PERIOD) {
+        const uint32_t n = (uint32_t)(total - f < RT_PERIOD ? total - f : RT_PERIOD);
+        automate(&h, (double)f / RT_RATE, seconds);
         enter();
         host_run(&h, in + f, out + f, out2 + f, n);
         leave();
         const int st = (int)*port(&h, C_STATUS);
         if (st >= 0 && st <= ADV_LV2_STATUS_NO_MODEL && !status_seen[st])
-            printf("lv2_host rt: %.2f s: status %s\n", (double)f / 48000, lv2_status_labels[st]);
+            printf("lv2_host rt: %.2f s: status %s\n", (double)f / RT_RATE, lv2_status_labels[st]);
         if (st >= 0 && st <= ADV_LV2_STATUS_NO_MODEL) status_seen[st] = 1;
         played |= st == ADV_LIVE_CLIP_OK + 1 || st == ADV_LIVE_CLIP_FAILED + 1;
         /* pace like a sound card: the next period is due at its time */
-        const double due = t0 + (double)(f + n) / 48000, wait = due - now_s();
+        const double due = t0 + (double)(f + n) / RT_RATE, wait = due - now_s();
         if (wait > 0) {
             struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
             nanosleep(&ts, NULL);
@@ -484,7 +487,7 @@ static int cmd_rt(const char *uri, double seconds, const char *clip)
     }
     lilv_instance_deactivate(h.inst);
     const long L = lround(*port(&h, C_LATENCY));
-    CHECK(L == 177600 + 144000, "latency %ld frames at 48 kHz, expected 321600 (3.7 s clip + 3 s budget)", L);
+    CHECK(L == 59200 + 48000, "latency %ld frames at 16 kHz, expected 107200 (3.7 s clip + 3 s budget)", L);
     CHECK(played, "no perturbed clip was played (statuses seen: ok %d, failed %d, missed %d)", status_seen[1],
           status_seen[2], status_seen[3]);
     double sum[2] = {0, 0};
@@ -498,7 +501,7 @@ static int cmd_rt(const char *uri, double seconds, const char *clip)
         perturbed += i >= L && out[i] != in[i - L];
     }
     CHECK(bounded, "output not finite, beyond [-1, 1], or the channels differ");
-    CHECK(perturbed > 48000, "only %ld perturbed frames", perturbed);
+    CHECK(perturbed > RT_RATE, "only %ld perturbed frames", perturbed);
     printf("lv2_host rt: %.1f s, latency %ld, %ld perturbed frames, statuses ok %d failed %d missed %d\n", seconds, L,
            perturbed, status_seen[1], status_seen[2], status_seen[3]);
     host_close(&h);

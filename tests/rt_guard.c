@@ -43,7 +43,11 @@
 
 static _Thread_local int in_audio;
 static atomic_long periods, violations;
-static struct { const char *what; void *caller; } sites[MAX_SITES];
+static struct {
+    const char *what;
+    void *caller;
+    char where[192];   /* "object+offset (symbol)", filled outside the audio thread */
+} sites[MAX_SITES];
 static atomic_int n_sites;
 
 /* Records a call made in the audio thread (each distinct function and caller once). */
@@ -406,21 +410,39 @@ EXPORT int jack_set_process_callback(void *client, process_fn fn, void *arg)
 }
 
 /* ---- the report ---- */
+
+/* Names the callers recorded so far (never from the audio thread: dladdr takes the loader's lock). */
+static void resolve_sites(void)
+{
+    int n = atomic_load(&n_sites);
+    for (int i = 0; i < n && i < MAX_SITES; i++) {
+        if (sites[i].where[0] || !sites[i].what) continue;
+        Dl_info info;
+        memset(&info, 0, sizeof info);
+        dladdr(sites[i].caller, &info);
+        const char *obj = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
+        snprintf(sites[i].where, sizeof sites[i].where, "%s+%#lx (%s)", obj ? obj + 1 : "?",
+                 (unsigned long)((char *)sites[i].caller - (char *)info.dli_fbase), info.dli_sname ? info.dli_sname : "?");
+    }
+}
+
+/* A plugin unloaded before the exit report: its callers are named first. */
+EXPORT int dlclose(void *handle)
+{
+    if (!in_audio) resolve_sites();
+    REAL(dlclose);
+    return real_dlclose(handle);
+}
+
 __attribute__((destructor)) static void report(void)
 {
     in_audio = 0;
+    resolve_sites();
     const char *path = getenv("RT_GUARD_REPORT");
     FILE *f = path && *path ? fopen(path, "w") : NULL;
     FILE *out = f ? f : stderr;
     fprintf(out, "rt_guard: periods %ld, violations %ld\n", atomic_load(&periods), atomic_load(&violations));
     int n = atomic_load(&n_sites);
-    for (int i = 0; i < n && i < MAX_SITES; i++) {
-        Dl_info info;
-        memset(&info, 0, sizeof info);
-        dladdr(sites[i].caller, &info);
-        const char *obj = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
-        fprintf(out, "violation %s from %s+%#lx (%s)\n", sites[i].what, obj ? obj + 1 : "?",
-                (unsigned long)((char *)sites[i].caller - (char *)info.dli_fbase), info.dli_sname ? info.dli_sname : "?");
-    }
+    for (int i = 0; i < n && i < MAX_SITES; i++) fprintf(out, "violation %s from %s\n", sites[i].what, sites[i].where);
     if (f) fclose(f);
 }
