@@ -586,9 +586,12 @@ double adv_stream_gradient(adv_stream *s, const adv_stream_params *p, const int6
                 adv_msloss_set_reference(s->ms, s->c16 + a);
                 s->ms_ref_end = e16;
             }
+            /* the loss is a mean over the span's frames: weighted by span / window, it counts as it
+             * would for a clip of the window's length, so alpha keeps the paper's balance */
+            const float wms = (float)s->ms_n / (float)s->W16;
             float *gms = s->gd16;   /* scratch: gd16 is rebuilt below */
-            loss += adv_msloss_eval(s->ms, s->h16 + a, gms);
-            for (long i = 0; i < s->ms_n; i++) s->g16[a + i] += gms[i];
+            loss += wms * adv_msloss_eval(s->ms, s->h16 + a, gms);
+            for (long i = 0; i < s->ms_n; i++) s->g16[a + i] += wms * gms[i];
         }
     }
     /* back to the perturbation at R, through the clamps, plus C&W's L2 term */

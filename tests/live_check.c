@@ -1,6 +1,7 @@
 /* Checks of live hosts' recordings (see live_check.h). */
 #include "live_check.h"
 #include "advinst/audio.h"
+#include "advinst/listen.h"
 #include "advinst/nn.h"
 #include "advinst/resample.h"
 #include <math.h>
@@ -70,4 +71,39 @@ float *live_load_clip(const char *path, int rate, long *frames)
     free(mono);
     adv_audio_free(&a);
     return x;
+}
+
+double live_hit_rate(const live_recording *r, adv_model *m, int rate, long from, long to, int target, long *windows)
+{
+    const long W = lround(3.7 * rate), hop = rate / 10;
+    if (from < 0) from = 0;
+    if (to > r->n) to = r->n;
+    const long count = to > from ? adv_listen_count(to - from, W, hop) : 0;
+    *windows = 0;
+    if (count == 0) return -1;
+    adv_listen_window *w = malloc(sizeof *w * (size_t)count);
+    if (!w || adv_listen(m, r->rec + from, to - from, rate, W, hop, w) != 0) {
+        free(w);
+        return -1;
+    }
+    long judged = 0, hits = 0;
+    for (long k = 0; k < count; k++) {
+        if (w[k].silent) continue;
+        judged++;
+        hits += w[k].cls == target;
+    }
+    free(w);
+    *windows = judged;
+    return judged ? (double)hits / judged : -1;
+}
+
+double live_snr_db(const live_recording *r, long from, long to)
+{
+    double sx = 0, sd = 0;
+    for (long k = from > r->L ? from : r->L; k < to && k < r->n; k++) {
+        const double x = r->sig[(k - r->L) % r->sig_len], d = diff(r, k);
+        sx += x * x;
+        sd += d * d;
+    }
+    return sd > 0 ? 10 * log10(sx / sd) : INFINITY;
 }

@@ -4,6 +4,7 @@
 #ifndef ADVINST_TEST_LIVE_CHECK_H
 #define ADVINST_TEST_LIVE_CHECK_H
 #include "advinst/classifier.h"
+#include "advinst/model.h"
 
 /* The recording rec[n] of the looped input sig[sig_len] through a host of latency L. */
 typedef struct {
@@ -18,6 +19,12 @@ int live_exact_from(const live_recording *r, long from);
 /* The offset in [0, N) of the engine's clip grid in the recording: the boundaries where the
  * perturbation energy is least (the fades bring it to zero there), windows of +-rate/400 frames. */
 long live_clip_grid(const live_recording *r, long N, int rate);
+/* What a listener hears in the output frames [from, to): 3.7 s windows every 0.1 s wholly inside,
+ * each classified on its own (adv_listen); the share heard as `target` (silent windows not counted),
+ * and the number of windows judged in *windows. -1 on failure. */
+double live_hit_rate(const live_recording *r, adv_model *m, int rate, long from, long to, int target, long *windows);
+/* SNR in dB of the output against the delayed input over the output frames [from, to). */
+double live_snr_db(const live_recording *r, long from, long to);
 /* An audio file as a mono mix at `rate` (the shared resampler); NULL with adv_error. */
 float *live_load_clip(const char *path, int rate, long *frames);
 /* The classifier's prediction for x (its window length) and its confidence. */

@@ -163,8 +163,9 @@ static void gradient_check(adv_model *m, int rate, int channels, adv_attack_meth
         adv_msloss *ms = adv_msloss_create(ms_n);
         adv_msloss_set_reference(ms, clean + vend - ms_n);
         float *gms = malloc(sizeof(float) * (size_t)ms_n);
-        ref_loss += adv_msloss_eval(ms, h16 + vend - ms_n, gms);
-        for (long i = 0; i < ms_n; i++) g16[vend - ms_n + i] += gms[i];
+        const float wms = (float)ms_n / (float)W16;   /* counted as for a clip of the window's length */
+        ref_loss += wms * adv_msloss_eval(ms, h16 + vend - ms_n, gms);
+        for (long i = 0; i < ms_n; i++) g16[vend - ms_n + i] += wms * gms[i];
         free(gms);
         adv_msloss_free(ms);
     }
