@@ -3,6 +3,10 @@
  * (front end, network forward, network backward), with the convolution FLOP rate.
  *
  *   bench_classifier [--threads N] [--repeat R] [--model FILE] [--json]
+ *   bench_classifier --batch B [--rate HZ] [--threads N] [--repeat R] [--json]
+ *
+ * With --batch: forward + gradient to the waveform of B clips of 3.7 s at HZ (default 16000)
+ * through one batched classifier call, and of one clip, with the cost per clip of each.
  *
  * Medians (and minima) over R repeats after a warm-up. Compare with bench/pytorch_bench.py, run
  * in the same session (bench/run.sh does both). */
@@ -31,28 +35,87 @@ static stat summarise(double *t, int n)
     return s;
 }
 
+/* Median ms of one forward + backward of a `batch`-clip classifier at `rate` on 3.7 s clips. */
+static stat time_batch(adv_model *m, int rate, int batch, int repeat)
+{
+    const long n = (long)(3.7 * rate + 0.5);
+    adv_classifier *c = adv_classifier_create_batch(m, rate, n, batch);
+    if (!c) { fprintf(stderr, "bench_classifier: %s\n", adv_error()); exit(3); }
+    float **x = malloc(sizeof(float *) * batch), **gx = malloc(sizeof(float *) * batch);
+    float *logits = malloc(sizeof(float) * batch * ADV_N_CLASSES), *gl = malloc(sizeof(float) * batch * ADV_N_CLASSES);
+    int *target = malloc(sizeof(int) * batch);
+    uint64_t rng = 5;
+    for (int b = 0; b < batch; b++) {
+        x[b] = malloc(sizeof(float) * n);
+        gx[b] = malloc(sizeof(float) * n);
+        target[b] = b % ADV_N_CLASSES;
+        for (long i = 0; i < n; i++)
+            x[b][i] = (float)(0.3 * sin(2 * M_PI * (440.0 + 20 * b) * i / rate) + 0.01 * adv_rng_normal(&rng));
+    }
+    double *t = malloc(sizeof(double) * repeat);
+    for (int r = -3; r < repeat; r++) {
+        double t0 = adv_now();
+        adv_classifier_forward_batch(c, (const float *const *)x, logits);
+        adv_cross_entropy(batch, ADV_N_CLASSES, logits, target, gl);
+        adv_classifier_backward_batch(c, gl, gx);
+        if (r >= 0) t[r] = 1e3 * (adv_now() - t0);
+    }
+    stat s = summarise(t, repeat);
+    for (int b = 0; b < batch; b++) { free(x[b]); free(gx[b]); }
+    free(x); free(gx); free(logits); free(gl); free(target); free(t);
+    adv_classifier_free(c);
+    return s;
+}
+
+static int run_batch(adv_model *m, int rate, int batch, int threads, int repeat, int json)
+{
+    stat one = time_batch(m, rate, 1, repeat), many = time_batch(m, rate, batch, repeat);
+    if (json)
+        printf("{\"impl\":\"advinst\",\"threads\":%d,\"blas_core\":\"%s\",\"rate\":%d,\"batch\":%d,"
+               "\"grad_one_ms\":%.3f,\"grad_batch_ms\":%.3f,\"grad_batch_per_clip_ms\":%.3f,\"per_clip_ratio\":%.3f}\n",
+               threads, adv_blas_core_name(), rate, batch, one.median, many.median, many.median / batch,
+               many.median / batch / one.median);
+    else
+        printf("forward + gradient, 3.7 s at %d Hz, %d thread(s), OpenBLAS %s: one clip %.2f ms; batch of %d %.2f ms "
+               "= %.2f ms per clip (%.2f of one)\n", rate, threads, adv_blas_core_name(), one.median, batch,
+               many.median, many.median / batch, many.median / batch / one.median);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     adv_blas_prefer_fast_kernels(argv);
-    int threads = 1, repeat = 30, json = 0;
+    int threads = 1, repeat = 30, json = 0, batch = 0, rate = 16000;
     const char *model_path = NULL;
     static const struct option options[] = {{"threads", required_argument, 0, 't'},
                                             {"repeat", required_argument, 0, 'r'},
                                             {"model", required_argument, 0, 'm'},
                                             {"json", no_argument, 0, 'j'},
+                                            {"batch", required_argument, 0, 'b'},
+                                            {"rate", required_argument, 0, 'R'},
                                             {0, 0, 0, 0}};
     int opt;
-    while ((opt = getopt_long(argc, argv, "t:r:m:j", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "t:r:m:jb:R:", options, NULL)) != -1) {
         if (opt == 't') threads = atoi(optarg);
+        else if (opt == 'b') batch = atoi(optarg);
+        else if (opt == 'R') rate = atoi(optarg);
         else if (opt == 'r') repeat = atoi(optarg);
         else if (opt == 'm') model_path = optarg;
         else if (opt == 'j') json = 1;
-        else { fprintf(stderr, "usage: bench_classifier [--threads N] [--repeat R] [--model FILE] [--json]\n"); return 2; }
+        else {
+            fprintf(stderr, "usage: bench_classifier [--threads N] [--repeat R] [--model FILE] [--json] [--batch B [--rate HZ]]\n");
+            return 2;
+        }
     }
     if (repeat < 1) repeat = 1;
     adv_blas_set_threads(threads);
     adv_model *m = model_path ? adv_model_load(model_path) : adv_model_create(1);
     if (!m) { fprintf(stderr, "bench_classifier: %s\n", adv_error()); return 3; }
+    if (batch > 0) {
+        int rc = run_batch(m, rate, batch, threads, repeat, json);
+        adv_model_free(m);
+        return rc;
+    }
 
     const long n = 59200;
     float *x = malloc(sizeof(float) * n), *gx = malloc(sizeof(float) * n);
