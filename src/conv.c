@@ -2,7 +2,8 @@
  *
  * 3x3 stride-1 pad-1 layers: Winograd F(2x2,3x3). The output is cut into 2x2 tiles (the input
  * into the overlapping 4x4 tiles around them); per block of tile rows the input tiles are
- * transformed (V = B^T d B), multiplied by the transformed weights (U = G g G^T) as 16 sgemm
+ * transformed (V = B^T d B, stored V[cin][xi][tiles] so each channel's 16 values are close),
+ * multiplied by the transformed weights (U = G g G^T) as 16 sgemm
  * M_xi[cout][tiles] = U_xi[cout][cin] V_xi[cin][tiles], and transformed back (Y = A^T M A) with the
  * epilogue applied while the values are in cache. The input gradient is the same convolution of
  * the output gradient with the flipped, transposed kernels, whose transform is U with xi's rows and
@@ -369,13 +370,13 @@ VEC_CLONES static void wino_input(const wino_job *jb, const float *x, int r0, in
                                   float *buf)
 {
     const int tw = jb->tw, ldb = 2 * tw + 2, nt = (r1 - r0) * tw;
-    const size_t xs = (size_t)jb->cin * nt;
+    const size_t xs = (size_t)nt;
     for (int ci = c0; ci < c1; ci++)
         for (int r = r0; r < r1; r++) {
             int i = r / jb->th, ty = r % jb->th;
             stage_rows(x + ((size_t)ci * jb->n + i) * jb->h * jb->w, jb->h, jb->w, ty, buf, ldb);
             const float *restrict b0 = buf, *restrict b1 = buf + ldb, *restrict b2 = buf + 2 * ldb, *restrict b3 = buf + 3 * ldb;
-            float *restrict v = V + (size_t)ci * nt + (size_t)(r - r0) * tw;
+            float *restrict v = V + (size_t)ci * WT * nt + (size_t)(r - r0) * tw;
             for (int tx = 0; tx < tw; tx++) {
                 float d[4][4];
                 for (int c = 0; c < 4; c++) {
@@ -402,12 +403,12 @@ VEC_CLONES static void wino_output(const wino_job *jb, const float *restrict M, 
                                    float *y, const adv_epilogue *ep, float *buf)
 {
     const int tw = jb->tw, nt = (r1 - r0) * tw, w = jb->w, h = jb->h, ldb = 2 * tw;
-    const size_t ms = (size_t)jb->cout * nt;
+    const size_t ms = (size_t)nt;
     float *restrict y0 = buf, *restrict y1 = buf + ldb;
     for (int co = o0; co < o1; co++)
         for (int r = r0; r < r1; r++) {
             int i = r / jb->th, ty = r % jb->th;
-            const float *restrict m = M + (size_t)co * nt + (size_t)(r - r0) * tw;
+            const float *restrict m = M + (size_t)co * WT * nt + (size_t)(r - r0) * tw;
             for (int tx = 0; tx < tw; tx++) {
                 float t[2][4];
                 for (int c = 0; c < 4; c++) {
@@ -435,15 +436,16 @@ VEC_CLONES static void wino_output(const wino_job *jb, const float *restrict M, 
 static void wino_gemms(const wino_job *jb, const float *V, float *M, int nt, int o0, int o1)
 {
     const size_t F = (size_t)jb->cin * jb->cout;
+    const int ld = WT * nt;
     for (int xi = 0; xi < WT; xi++) {
-        const float *Vx = V + (size_t)xi * jb->cin * nt;
-        float *Mx = M + (size_t)xi * jb->cout * nt + (size_t)o0 * nt;
+        const float *Vx = V + (size_t)xi * nt;
+        float *Mx = M + (size_t)xi * nt + (size_t)o0 * ld;
         if (!jb->transposed)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o1 - o0, nt, jb->cin, 1.0f,
-                        jb->U + xi * F + (size_t)o0 * jb->cin, jb->cin, Vx, nt, 0.0f, Mx, nt);
+                        jb->U + xi * F + (size_t)o0 * jb->cin, jb->cin, Vx, ld, 0.0f, Mx, ld);
         else
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, nt, jb->cin, 1.0f,
-                        jb->U + wino_flip[xi] * F + o0, jb->cout, Vx, nt, 0.0f, Mx, nt);
+                        jb->U + wino_flip[xi] * F + o0, jb->cout, Vx, ld, 0.0f, Mx, ld);
     }
 }
 
@@ -517,13 +519,13 @@ static size_t wino_scratch(const adv_conv *c, int n, int h, int w, int nt)
 VEC_CLONES static void wino_output_adjoint(const wino_job *jb, const float *gy, int r0, int r1, float *restrict gM)
 {
     const int tw = jb->tw, nt = (r1 - r0) * tw, w = jb->w, h = jb->h;
-    const size_t ms = (size_t)jb->cout * nt;
+    const size_t ms = (size_t)nt;
     for (int co = 0; co < jb->cout; co++)
         for (int r = r0; r < r1; r++) {
             int i = r / jb->th, ty = r % jb->th;
             const float *g0 = gy + (((size_t)co * jb->n + i) * h + 2 * ty) * w;
             const float *g1 = 2 * ty + 1 < h ? g0 + w : NULL;
-            float *restrict m = gM + (size_t)co * nt + (size_t)(r - r0) * tw;
+            float *restrict m = gM + (size_t)co * WT * nt + (size_t)(r - r0) * tw;
             for (int tx = 0; tx < tw; tx++) {
                 int x1 = 2 * tx + 1 < w;
                 float y00 = g0[2 * tx], y01 = x1 ? g0[2 * tx + 1] : 0.0f;
@@ -578,7 +580,7 @@ static void wino_backward_params(const adv_conv *c, int n, int h, int w, const f
             wino_output_adjoint(&jb, gy, r0, r1, gM);
             for (int xi = 0; xi < WT; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, c->cin, tiles, 1.0f,
-                            gM + (size_t)xi * c->cout * tiles, tiles, V + (size_t)xi * c->cin * tiles, tiles, 1.0f,
+                            gM + (size_t)xi * tiles, WT * tiles, V + (size_t)xi * tiles, WT * tiles, 1.0f,
                             acc + xi * F, c->cin);
         }
         /* sum the threads' accumulators in thread order into thread 0's, by slices */
