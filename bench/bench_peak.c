@@ -13,6 +13,7 @@
 #include "advinst/blas.h"
 #include "advinst/model.h"
 #include "advinst/progress.h"
+#include "advinst/stats.h"
 #include <cblas.h>
 #include <getopt.h>
 #include <immintrin.h>
@@ -44,18 +45,6 @@
 __attribute__((target("avx2,fma"))) static float fma_avx2(long iters) { FMA12(_mm256, __m256) }
 __attribute__((target("avx512f"))) static float fma_avx512(long iters) { FMA12(_mm512, __m512) }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* GFLOP/s of the FMA loop on `threads` threads at once (sum), median of `repeat`. */
 static double fma_peak(int avx512, int threads, int repeat, const char **isa)
 {
@@ -74,7 +63,7 @@ static double fma_peak(int avx512, int threads, int repeat, const char **isa)
         }
         g[r] = threads * iters * flops_per_iter / (adv_now() - t0) * 1e-9;
     }
-    double med = median(g, repeat);
+    double med = adv_stat_median(g, repeat);
     free(g);
     return med;
 }
@@ -97,7 +86,7 @@ static double sgemm_rate(int M, int N, int K, int threads, int repeat)
         }
         if (r >= 0) g[r] = threads * reps * 2.0 * M * N * K / (adv_now() - t0) * 1e-9;
     }
-    double med = median(g, repeat);
+    double med = adv_stat_median(g, repeat);
     free(g);
     free(mem);
     return med;
@@ -168,7 +157,7 @@ int main(int argc, char **argv)
             double t2 = adv_now();
             if (r >= 0) { tf[r] = (t1 - t0) / inner; tb[r] = (t2 - t1) / inner; }
         }
-        const double f = flops / median(tf, repeat) * 1e-9, b = flops / median(tb, repeat) * 1e-9;
+        const double f = flops / adv_stat_median(tf, repeat) * 1e-9, b = flops / adv_stat_median(tb, repeat) * 1e-9;
         const char *algo = adv_conv_winograd_size(c) ? "winograd" : (l->k == 1 ? "sgemm" : "im2col");
         if (json)
             printf("%s{\"layer\":\"conv%d\",\"algo\":\"%s\",\"gemm\":[%d,%d,%d],\"mflop\":%.1f,\"sgemm_gflops\":%.1f,"
