@@ -2,14 +2,13 @@
  *
  * 3x3 stride-1 pad-1 layers: Winograd F(2x2,3x3). The output is cut into 2x2 tiles (the input
  * into the overlapping 4x4 tiles around them); per block of tile rows the input tiles are
- * transformed (V = B^T d B),
- * multiplied by the transformed weights (U = G g G^T) as 16 products
- * M_xi[cout][tiles] = U_xi[cout][cin] V_xi[cin][tiles] (gemm_kernel.c: U packed once, V read in
- * place), and transformed back (Y = A^T M A) with the epilogue applied while the values are in
- * cache. The input gradient is the same convolution of the output gradient with the flipped,
- * transposed kernels, whose transform is U with xi's rows and columns 0 and 3 swapped, transposed:
- * packed that way once, the same code runs. The weight gradient is G^T (sum over tiles of
- * (A gY A^T) V^T) G (OpenBLAS sgemm).
+ * transformed (V = B^T d B, stored V[cin][xi][tiles] so each channel's 16 values are close),
+ * multiplied by the transformed weights (U = G g G^T) as 16 sgemm
+ * M_xi[cout][tiles] = U_xi[cout][cin] V_xi[cin][tiles], and transformed back (Y = A^T M A) with the
+ * epilogue applied while the values are in cache. The input gradient is the same convolution of
+ * the output gradient with the flipped, transposed kernels, whose transform is U with xi's rows and
+ * columns 0 and 3 swapped, transposed: the same code with sgemm's TransA. The weight gradient is
+ * G^T (sum over tiles of (A gY A^T) V^T) G.
  *
  * Other layers (the 5x5/2 first layer, the 1x1 layers): im2col + sgemm over column blocks of the
  * whole batch, the input gradient as W^T gY followed by a gather (each input pixel sums its own
@@ -18,7 +17,6 @@
  * Work is split over blocks of columns/tiles when there are enough of them, else over output
  * channels; sgemm runs single-threaded inside (see blas.h). */
 #include "advinst/nn.h"
-#include "advinst/gemm_kernel.h"
 #include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -303,21 +301,14 @@ static size_t direct_scratch(const adv_conv *c, int n, int h, int w, int nt)
 
 #define WT 16   /* transformed tile size 4 x 4 */
 
-static const int wino_flip[16] = {15, 13, 14, 12, 7, 5, 6, 4, 11, 9, 10, 8, 3, 1, 2, 0};
-
-/* U = G g G^T of the kernels f = co*cin + ci in [f0, f1), 8 at a time, stored packed for the GEMM
- * micro-kernel twice: forward A_xi[co][ci] (panels of output channels) and, for the input
- * gradient, A'_xi'[ci][co] with xi' = flip(xi) (the flipped kernel's transform, transposed). */
-VEC_CLONES static void wino_weights_range(const adv_conv *cv, float *restrict af, float *restrict ab, size_t f0,
-                                          size_t f1)
+/* U[xi][f] for the cout*cin kernels f = co*cin + ci: U = G g G^T, 8 kernels at a time. */
+VEC_CLONES static void wino_weights_range(const float *restrict w, float *restrict U, size_t F, size_t f0, size_t f1)
 {
-    const int cin = cv->cin, cout = cv->cout;
-    const size_t sf = (size_t)adv_gemm_panels(cout) * ADV_GEMM_MR * cin, sb = (size_t)adv_gemm_panels(cin) * ADV_GEMM_MR * cout;
     for (size_t f = f0; f < f1; f += 8) {
         const int m = f1 - f < 8 ? (int)(f1 - f) : 8;
         float g[9][8] = {{0}}, t[4][3][8], u[WT][8];
         for (int l = 0; l < m; l++)
-            for (int e = 0; e < 9; e++) g[e][l] = cv->w[(f + l) * 9 + e];
+            for (int e = 0; e < 9; e++) g[e][l] = w[(f + l) * 9 + e];
         for (int c = 0; c < 3; c++)
             for (int l = 0; l < 8; l++) {
                 float g0 = g[c][l], g1 = g[3 + c][l], g2 = g[6 + c][l];
@@ -334,53 +325,20 @@ VEC_CLONES static void wino_weights_range(const adv_conv *cv, float *restrict af
                 u[4 * r + 2][l] = 0.5f * (g0 - g1 + g2);
                 u[4 * r + 3][l] = g2;
             }
-        for (int l = 0; l < m; l++) {
-            const int co = (int)((f + l) / cin), ci = (int)((f + l) % cin);
-            const size_t of = (size_t)(co / ADV_GEMM_MR) * ADV_GEMM_MR * cin + (size_t)ci * ADV_GEMM_MR + co % ADV_GEMM_MR;
-            const size_t ob = (size_t)(ci / ADV_GEMM_MR) * ADV_GEMM_MR * cout + (size_t)co * ADV_GEMM_MR + ci % ADV_GEMM_MR;
-            for (int xi = 0; xi < WT; xi++) {
-                af[xi * sf + of] = u[xi][l];
-                ab[wino_flip[xi] * sb + ob] = u[xi][l];
-            }
-        }
+        for (int xi = 0; xi < WT; xi++)
+            for (int l = 0; l < m; l++) U[xi * F + f + l] = u[xi][l];
     }
 }
 
-/* Zero rows past m in the last panel of each of the 16 packed matrices (m rows, k columns). */
-static void zero_pad_rows(float *a, int m, int k)
-{
-    const int panels = adv_gemm_panels(m), used = m - (panels - 1) * ADV_GEMM_MR;
-    const size_t stride = (size_t)panels * ADV_GEMM_MR * k;
-    for (int xi = 0; xi < WT; xi++) {
-        float *last = a + xi * stride + (size_t)(panels - 1) * ADV_GEMM_MR * k;
-        for (int i = 0; i < k; i++)
-            for (int r = used; r < ADV_GEMM_MR; r++) last[i * ADV_GEMM_MR + r] = 0.0f;
-    }
-}
-
-static size_t wino_packed_size(int m, int k) { return (size_t)WT * adv_gemm_panels(m) * ADV_GEMM_MR * k; }
-
-size_t adv_conv_winograd_size(const adv_conv *c)
-{
-    return wino_shape(c) ? wino_packed_size(c->cout, c->cin) + wino_packed_size(c->cin, c->cout) : 0;
-}
+size_t adv_conv_winograd_size(const adv_conv *c) { return wino_shape(c) ? (size_t)WT * c->cout * c->cin : 0; }
 
 void adv_conv_winograd_weights(const adv_conv *c, float *U, int nt)
 {
     const size_t F = (size_t)c->cout * c->cin, blocks = (F + 255) / 256;
-    float *af = U, *ab = U + wino_packed_size(c->cout, c->cin);
-#pragma omp parallel num_threads(nt)
-    {
-#pragma omp for schedule(static)
-        for (size_t b = 0; b < blocks; b++) {
-            size_t f1 = (b + 1) * 256 < F ? (b + 1) * 256 : F;
-            wino_weights_range(c, af, ab, b * 256, f1);
-        }
-#pragma omp single
-        {
-            zero_pad_rows(af, c->cout, c->cin);
-            zero_pad_rows(ab, c->cin, c->cout);
-        }
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (size_t b = 0; b < blocks; b++) {
+        size_t f1 = (b + 1) * 256 < F ? (b + 1) * 256 : F;
+        wino_weights_range(c->w, U, F, b * 256, f1);
     }
 }
 
@@ -388,12 +346,11 @@ void adv_conv_winograd_weights(const adv_conv *c, float *U, int nt)
  * the layer's cout -> cin with transposed, permuted U). */
 typedef struct {
     int cin, cout, n, h, w, th, tw;
-    const float *U;   /* packed A of this problem: 16 x panels(cout) x MR x cin */
+    const float *U;
+    int transposed;   /* U stored [16][cin][cout] of this problem (the layer's), used as U^T */
 } wino_job;
 
-/* Blocks of nt tiles are stored channel by channel, each channel's 16 transform points together,
- * rows of adv_gemm_cols(nt) floats: V[cin][16][ntp], M[panels(cout) * MR][16][ntp]. */
-static int rows_padded(int m) { return adv_gemm_panels(m) * ADV_GEMM_MR; }
+static const int wino_flip[WT] = {15, 13, 14, 12, 7, 5, 6, 4, 11, 9, 10, 8, 3, 1, 2, 0};
 
 /* Four input rows around tile row ty of one plane, zero-padded: buf[k][1 + x] = x[2ty - 1 + k][x]. */
 static void stage_rows(const float *plane, int h, int w, int ty, float *buf, int ldb)
@@ -412,14 +369,14 @@ static void stage_rows(const float *plane, int h, int w, int ty, float *buf, int
 VEC_CLONES static void wino_input(const wino_job *jb, const float *x, int r0, int r1, int c0, int c1, float *restrict V,
                                   float *buf)
 {
-    const int tw = jb->tw, ldb = 2 * tw + 2, ntp = adv_gemm_cols((r1 - r0) * tw);
-    const size_t xs = (size_t)ntp;
+    const int tw = jb->tw, ldb = 2 * tw + 2, nt = (r1 - r0) * tw;
+    const size_t xs = (size_t)nt;
     for (int ci = c0; ci < c1; ci++)
         for (int r = r0; r < r1; r++) {
             int i = r / jb->th, ty = r % jb->th;
             stage_rows(x + ((size_t)ci * jb->n + i) * jb->h * jb->w, jb->h, jb->w, ty, buf, ldb);
             const float *restrict b0 = buf, *restrict b1 = buf + ldb, *restrict b2 = buf + 2 * ldb, *restrict b3 = buf + 3 * ldb;
-            float *restrict v = V + (size_t)ci * WT * ntp + (size_t)(r - r0) * tw;
+            float *restrict v = V + (size_t)ci * WT * nt + (size_t)(r - r0) * tw;
             for (int tx = 0; tx < tw; tx++) {
                 float d[4][4];
                 for (int c = 0; c < 4; c++) {
@@ -445,13 +402,13 @@ VEC_CLONES static void wino_input(const wino_job *jb, const float *x, int r0, in
 VEC_CLONES static void wino_output(const wino_job *jb, const float *restrict M, int r0, int r1, int o0, int o1,
                                    float *y, const adv_epilogue *ep, float *buf)
 {
-    const int tw = jb->tw, ntp = adv_gemm_cols((r1 - r0) * tw), w = jb->w, h = jb->h, ldb = 2 * tw;
-    const size_t ms = (size_t)ntp;
+    const int tw = jb->tw, nt = (r1 - r0) * tw, w = jb->w, h = jb->h, ldb = 2 * tw;
+    const size_t ms = (size_t)nt;
     float *restrict y0 = buf, *restrict y1 = buf + ldb;
     for (int co = o0; co < o1; co++)
         for (int r = r0; r < r1; r++) {
             int i = r / jb->th, ty = r % jb->th;
-            const float *restrict m = M + (size_t)co * WT * ntp + (size_t)(r - r0) * tw;
+            const float *restrict m = M + (size_t)co * WT * nt + (size_t)(r - r0) * tw;
             for (int tx = 0; tx < tw; tx++) {
                 float t[2][4];
                 for (int c = 0; c < 4; c++) {
@@ -475,20 +432,28 @@ VEC_CLONES static void wino_output(const wino_job *jb, const float *restrict M, 
         }
 }
 
-/* M_xi rows of panels [p0, p1) = U_xi V_xi for one block of nt tiles. */
-static void wino_gemms(const wino_job *jb, const float *V, float *M, int nt, int p0, int p1)
+/* M_xi rows [o0, o1) = U_xi V_xi for one block of nt tiles. */
+static void wino_gemms(const wino_job *jb, const float *V, float *M, int nt, int o0, int o1)
 {
-    const int ntp = adv_gemm_cols(nt), mp = rows_padded(jb->cout);
-    for (int xi = 0; xi < WT; xi++)
-        adv_gemm_packed(p0, p1, nt, jb->cin, jb->U + (size_t)xi * mp * jb->cin, V + (size_t)xi * ntp, WT * ntp,
-                        M + (size_t)xi * ntp, WT * ntp);
+    const size_t F = (size_t)jb->cin * jb->cout;
+    const int ld = WT * nt;
+    for (int xi = 0; xi < WT; xi++) {
+        const float *Vx = V + (size_t)xi * nt;
+        float *Mx = M + (size_t)xi * nt + (size_t)o0 * ld;
+        if (!jb->transposed)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o1 - o0, nt, jb->cin, 1.0f,
+                        jb->U + xi * F + (size_t)o0 * jb->cin, jb->cin, Vx, ld, 0.0f, Mx, ld);
+        else
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, nt, jb->cin, 1.0f,
+                        jb->U + wino_flip[xi] * F + o0, jb->cout, Vx, ld, 0.0f, Mx, ld);
+    }
 }
 
 /* Tile rows per block: about 64K / max(cin, cout) tiles (V and M of a block stay in L2/L3),
  * the number of blocks a multiple of the thread count. */
 static int wino_block_rows(const wino_job *jb, int threads)
 {
-    const int R = jb->n * jb->th, per = imax(64, 16384 / imax(jb->cin, jb->cout));
+    const int R = jb->n * jb->th, per = imax(64, 65536 / imax(jb->cin, jb->cout));
     int blocks = (R * jb->tw + per - 1) / per;
     blocks = (blocks + threads - 1) / threads * threads;
     return imax(1, (R + blocks - 1) / blocks);
@@ -496,8 +461,7 @@ static int wino_block_rows(const wino_job *jb, int threads)
 
 static size_t wino_block_floats(const wino_job *jb, int rows)
 {
-    return (size_t)WT * (rows_padded(jb->cin) + rows_padded(jb->cout)) * adv_gemm_cols(rows * jb->tw) +
-           4 * (size_t)(2 * jb->tw + 2);
+    return (size_t)WT * (jb->cin + jb->cout) * rows * jb->tw + 4 * (size_t)(2 * jb->tw + 2);
 }
 
 /* Few tiles (deep layers of one clip) if fewer than 48 per thread: one block, all threads on it. */
@@ -515,17 +479,16 @@ static void wino_run(const wino_job *jb, const float *x, float *y, const adv_epi
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int b = 0; b < blocks; b++) {
             int r0 = b * rows, r1 = imin(R, r0 + rows), tiles = (r1 - r0) * jb->tw;
-            float *V = scratch + (size_t)omp_get_thread_num() * per, *M = V + (size_t)WT * jb->cin * adv_gemm_cols(tiles);
-            float *buf = M + (size_t)WT * rows_padded(jb->cout) * adv_gemm_cols(tiles);
+            float *V = scratch + (size_t)omp_get_thread_num() * per, *M = V + (size_t)WT * jb->cin * tiles;
+            float *buf = M + (size_t)WT * jb->cout * tiles;
             wino_input(jb, x, r0, r1, 0, jb->cin, V, buf);
-            wino_gemms(jb, V, M, tiles, 0, adv_gemm_panels(jb->cout));
+            wino_gemms(jb, V, M, tiles, 0, jb->cout);
             wino_output(jb, M, r0, r1, 0, jb->cout, y, ep, buf);
         }
         return;
     }
     const int tiles = R * jb->tw;
-    float *V = scratch, *M = V + (size_t)WT * jb->cin * adv_gemm_cols(tiles);
-    float *bufs = M + (size_t)WT * rows_padded(jb->cout) * adv_gemm_cols(tiles);
+    float *V = scratch, *M = V + (size_t)WT * jb->cin * tiles, *bufs = M + (size_t)WT * jb->cout * tiles;
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num(), a, b;
@@ -533,17 +496,17 @@ static void wino_run(const wino_job *jb, const float *x, float *y, const adv_epi
         split(jb->cin, nt, t, &a, &b);
         wino_input(jb, x, 0, R, a, b, V, buf);
 #pragma omp barrier
-        split(adv_gemm_panels(jb->cout), nt, t, &a, &b);
+        split(jb->cout, nt, t, &a, &b);
         if (b > a) {
             wino_gemms(jb, V, M, tiles, a, b);
-            wino_output(jb, M, 0, R, a * ADV_GEMM_MR, imin(b * ADV_GEMM_MR, jb->cout), y, ep, buf);
+            wino_output(jb, M, 0, R, a, b, y, ep, buf);
         }
     }
 }
 
 static size_t wino_scratch(const adv_conv *c, int n, int h, int w, int nt)
 {
-    wino_job jb = {c->cin, c->cout, n, h, w, (h + 1) / 2, (w + 1) / 2, NULL};
+    wino_job jb = {c->cin, c->cout, n, h, w, (h + 1) / 2, (w + 1) / 2, NULL, 0};
     size_t per = wino_block_floats(&jb, wino_block_rows(&jb, nt)) * (size_t)nt;
     size_t coop = wino_block_floats(&jb, n * jb.th) + (size_t)nt * 4 * (2 * jb.tw + 2);
     /* weight gradient: per thread V, gM of a block and a 16 x cout x cin accumulator */
@@ -555,14 +518,14 @@ static size_t wino_scratch(const adv_conv *c, int n, int h, int w, int nt)
 /* gM = A gY A^T of tile rows [r0, r1) for every output channel (zero beyond the image). */
 VEC_CLONES static void wino_output_adjoint(const wino_job *jb, const float *gy, int r0, int r1, float *restrict gM)
 {
-    const int tw = jb->tw, ntp = adv_gemm_cols((r1 - r0) * tw), w = jb->w, h = jb->h;
-    const size_t ms = (size_t)ntp;
+    const int tw = jb->tw, nt = (r1 - r0) * tw, w = jb->w, h = jb->h;
+    const size_t ms = (size_t)nt;
     for (int co = 0; co < jb->cout; co++)
         for (int r = r0; r < r1; r++) {
             int i = r / jb->th, ty = r % jb->th;
             const float *g0 = gy + (((size_t)co * jb->n + i) * h + 2 * ty) * w;
             const float *g1 = 2 * ty + 1 < h ? g0 + w : NULL;
-            float *restrict m = gM + (size_t)co * WT * ntp + (size_t)(r - r0) * tw;
+            float *restrict m = gM + (size_t)co * WT * nt + (size_t)(r - r0) * tw;
             for (int tx = 0; tx < tw; tx++) {
                 int x1 = 2 * tx + 1 < w;
                 float y00 = g0[2 * tx], y01 = x1 ? g0[2 * tx + 1] : 0.0f;
@@ -601,7 +564,7 @@ static void wino_weights_adjoint(const float *gU, size_t F, size_t f0, size_t f1
 static void wino_backward_params(const adv_conv *c, int n, int h, int w, const float *x, const float *gy,
                                  float *scratch, int nt)
 {
-    const wino_job jb = {c->cin, c->cout, n, h, w, (h + 1) / 2, (w + 1) / 2, NULL};
+    const wino_job jb = {c->cin, c->cout, n, h, w, (h + 1) / 2, (w + 1) / 2, NULL, 0};
     const int R = n * jb.th, rows = wino_block_rows(&jb, nt), blocks = (R + rows - 1) / rows;
     const size_t F = (size_t)c->cin * c->cout, blk = wino_block_floats(&jb, rows), per = blk + WT * F;
     const size_t NP = (size_t)n * h * w;
@@ -611,13 +574,13 @@ static void wino_backward_params(const adv_conv *c, int n, int h, int w, const f
         memset(acc, 0, sizeof(float) * WT * F);
 #pragma omp for schedule(static)
         for (int b = 0; b < blocks; b++) {
-            int r0 = b * rows, r1 = imin(R, r0 + rows), tiles = (r1 - r0) * jb.tw, ntp = adv_gemm_cols(tiles);
-            float *gM = V + (size_t)WT * c->cin * ntp, *buf = gM + (size_t)WT * c->cout * ntp;
+            int r0 = b * rows, r1 = imin(R, r0 + rows), tiles = (r1 - r0) * jb.tw;
+            float *gM = V + (size_t)WT * c->cin * tiles, *buf = gM + (size_t)WT * c->cout * tiles;
             wino_input(&jb, x, r0, r1, 0, c->cin, V, buf);
             wino_output_adjoint(&jb, gy, r0, r1, gM);
             for (int xi = 0; xi < WT; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, c->cin, tiles, 1.0f,
-                            gM + (size_t)xi * ntp, WT * ntp, V + (size_t)xi * ntp, WT * ntp, 1.0f,
+                            gM + (size_t)xi * tiles, WT * tiles, V + (size_t)xi * tiles, WT * tiles, 1.0f,
                             acc + xi * F, c->cin);
         }
         /* sum the threads' accumulators in thread order into thread 0's, by slices */
@@ -647,7 +610,7 @@ size_t adv_conv_scratch(const adv_conv *c, int n, int h, int w, int threads)
     if (threads < 1) threads = 1;
     size_t s = direct_scratch(c, n, h, w, threads);
     if (wino_shape(c)) {
-        size_t ws = wino_scratch(c, n, h, w, threads) + adv_conv_winograd_size(c);
+        size_t ws = wino_scratch(c, n, h, w, threads) + (size_t)WT * c->cin * c->cout;
         if (ws > s) s = ws;
     }
     return s;
@@ -669,7 +632,7 @@ void adv_conv_forward_prepared(const adv_conv *c, const float *U, int n, int h, 
     if (!ep) { bias_only.bias = c->b; ep = &bias_only; }
     if (!is_winograd(c)) { direct_forward(c, n, h, w, x, y, ep, scratch, threads); return; }
     if (!U) U = prepare(c, n, h, w, scratch, threads);
-    wino_job jb = {c->cin, c->cout, n, h, w, (h + 1) / 2, (w + 1) / 2, U};
+    wino_job jb = {c->cin, c->cout, n, h, w, (h + 1) / 2, (w + 1) / 2, U, 0};
     wino_run(&jb, x, y, ep, scratch, threads);
 }
 
@@ -682,7 +645,7 @@ void adv_conv_backward_input_prepared(const adv_conv *c, const float *U, int n, 
     e.act = NULL;
     if (!is_winograd(c)) { direct_backward_input(c, n, h, w, gy, gx, &e, scratch, threads); return; }
     if (!U) U = prepare(c, n, h, w, scratch, threads);
-    wino_job jb = {c->cout, c->cin, n, h, w, (h + 1) / 2, (w + 1) / 2, U + wino_packed_size(c->cout, c->cin)};
+    wino_job jb = {c->cout, c->cin, n, h, w, (h + 1) / 2, (w + 1) / 2, U, 1};
     wino_run(&jb, gy, gx, &e, scratch, threads);
 }
 
