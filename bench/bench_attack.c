@@ -16,13 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Median milliseconds per iteration of `method`. */
-static double bench(adv_model *m, adv_attack_method method, int rate, const float *x, long n, long iters, int repeat)
+/* Median milliseconds per iteration of `method` (wall time; *cpu_ms: process CPU time). */
+static double bench(adv_model *m, adv_attack_method method, int rate, const float *x, long n, long iters, int repeat,
+                    double *cpu_ms)
 {
     adv_attack_ws *ws = adv_attack_ws_create(m, rate, n, 1, method == ADV_MSCW);
     if (!ws) { fprintf(stderr, "bench_attack: %s\n", adv_error()); exit(1); }
     float *out = malloc(sizeof(float) * n);
-    double *per = malloc(sizeof(double) * repeat);
+    double *per = malloc(sizeof(double) * repeat), *cpu = malloc(sizeof(double) * repeat);
     adv_attack_params p;
     adv_attack_defaults(method, &p);
     p.lr = 1e-12f;
@@ -30,14 +31,21 @@ static double bench(adv_model *m, adv_attack_method method, int rate, const floa
     adv_attack_result r;
     for (int k = -1; k < repeat; k++) {
         p.max_iter = 1;
+        double c0 = adv_cpu_now();
         adv_attack_run(ws, &p, x, 0, out, &r);
-        double fixed = r.seconds;
+        double fixed = r.seconds, c1 = adv_cpu_now();
         p.max_iter = iters;
         adv_attack_run(ws, &p, x, 0, out, &r);
-        if (k >= 0) per[k] = 1e3 * (r.seconds - fixed) / (double)(iters - 1);
+        double c2 = adv_cpu_now();
+        if (k >= 0) {
+            per[k] = 1e3 * (r.seconds - fixed) / (double)(iters - 1);
+            cpu[k] = 1e3 * ((c2 - c1) - (c1 - c0)) / (double)(iters - 1);
+        }
     }
     double med = adv_stat_median(per, repeat);
+    *cpu_ms = adv_stat_median(cpu, repeat);
     free(per);
+    free(cpu);
     free(out);
     adv_attack_ws_free(ws);
     return med;
@@ -89,10 +97,13 @@ int main(int argc, char **argv)
     free(g);
     free(y);
 
-    double cw = bench(m, ADV_CW, rate, x, n, iters, repeat), mscw = bench(m, ADV_MSCW, rate, x, n, iters, repeat);
+    double cw_cpu, mscw_cpu;
+    double cw = bench(m, ADV_CW, rate, x, n, iters, repeat, &cw_cpu);
+    double mscw = bench(m, ADV_MSCW, rate, x, n, iters, repeat, &mscw_cpu);
     if (json)
         printf("{\"impl\":\"advinst\",\"threads\":%d,\"blas_core\":\"%s\",\"rate\":%d,\"cw_ms\":%.3f,\"mscw_ms\":%.3f,"
-               "\"msloss_ms\":%.3f}\n", threads, adv_blas_core_name(), rate, cw, mscw, ms_ms);
+               "\"msloss_ms\":%.3f,\"cw_cpu_ms\":%.3f,\"mscw_cpu_ms\":%.3f}\n",
+               threads, adv_blas_core_name(), rate, cw, mscw, ms_ms, cw_cpu, mscw_cpu);
     else
         printf("advinst attacks, 3.7 s clip at %d Hz, %d thread(s), OpenBLAS %s: C&W %.2f ms/iteration, MS-C&W %.2f "
                "ms/iteration (multi-scale loss forward + backward alone %.2f ms); medians of %d runs of %ld iterations\n",

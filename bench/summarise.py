@@ -27,6 +27,8 @@ def main():
         if r.get("implementation") == "pytorch":
             for k, v in r["results"].items():
                 vals[("torch_" + k, t)].append(v["median_ms"])
+                if "cpu_median_ms" in v:
+                    vals[("torch_" + k + "_cpu", t)].append(v["cpu_median_ms"])
             continue
         cores.add(r.get("blas_core", "?"))
         if "grad_batch_ms" in r:
@@ -36,11 +38,18 @@ def main():
             sfx = "" if r.get("rate", 16000) == 16000 else "_%d" % r["rate"]
             vals[("cw" + sfx, t)].append(r["cw_ms"])
             vals[("mscw" + sfx, t)].append(r["mscw_ms"])
+            if "cw_cpu_ms" in r:
+                vals[("cw_cpu" + sfx, t)].append(r["cw_cpu_ms"])
+                vals[("mscw_cpu" + sfx, t)].append(r["mscw_cpu_ms"])
         elif "train_step_ms" in r:
             vals[("train", t)].append(r["train_step_ms"])
+            if "train_step_cpu_ms" in r:
+                vals[("train_cpu", t)].append(r["train_step_cpu_ms"])
         elif "grad_ms" in r:
             for k in ("classify_ms", "grad_ms", "net_fwd_ms", "net_bwd_ms", "frontend_fwd_ms", "frontend_bwd_ms"):
                 vals[(k[:-3], t)].append(r[k])
+            if "grad_cpu_ms" in r:
+                vals[("grad_cpu", t)].append(r["grad_cpu_ms"])
     med = {k: statistics.median(v) for k, v in vals.items()}
 
     def best(name):
@@ -66,6 +75,20 @@ def main():
     print("| one MS-C&W iteration, 48 kHz vs 16 kHz (ms) | %s / %s | %s / %s | | | %.2f (48k / 16k) | <= 1.3 (%s) |"
           % (cell("mscw_48000", 1), cell("mscw", 1), cell("mscw_48000", 2), cell("mscw", 2), a[0] / b[0],
              "met" if a[0] / b[0] <= 1.3 else "not met"))
+    print()
+    print("One thread, process CPU time (the time each side actually ran on the shared machine):\n")
+    print("| | advinst | PyTorch | ratio | goal |")
+    print("|---|---|---|---|---|")
+    for label, ours, theirs, goal in (("forward + gradient to the waveform, 3.7 s (ms)", "grad_cpu", "torch_grad_cpu", 0.30),
+                                      ("one C&W iteration, 3.7 s at 16 kHz (ms)", "cw_cpu", "torch_cw_cpu", 0.25),
+                                      ("training step, batch 16 (ms)", "train_cpu", "torch_train_cpu", 0.8)):
+        if (ours, 1) in med and (theirs, 1) in med:
+            ratio = med[(ours, 1)] / med[(theirs, 1)]
+            print("| %s | %.2f | %.2f | %.2f | <= %.2f (%s) |" % (label, med[(ours, 1)], med[(theirs, 1)], ratio, goal,
+                                                             "met" if ratio <= goal else "not met"))
+    if ("mscw_cpu_48000", 1) in med and ("mscw_cpu", 1) in med:
+        a, b = med[("mscw_cpu_48000", 1)], med[("mscw_cpu", 1)]
+        print("| one MS-C&W iteration, 48 kHz / 16 kHz (ms) | %.2f / %.2f | | %.2f | <= 1.3 (%s) |" % (a, b, a / b, "met" if a / b <= 1.3 else "not met"))
     print()
     print("Batched classifier, forward + gradient of 3.7 s windows at 48 kHz, ms per window:\n")
     print("| threads | batch 1 | batch 2 | batch 4 | batch 8 |")
