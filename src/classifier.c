@@ -111,10 +111,10 @@ void adv_classifier_forward_batch(adv_classifier *c, const float *const *waves, 
     adv_net_forward(c->net, c->net_input, logits);
 }
 
-void adv_classifier_backward_batch(adv_classifier *c, const float *glogits, float *const *gwaves)
+/* From d loss / d network input (c->gnet_input) back to each clip's samples. */
+static void backward_to_waves(adv_classifier *c, float *const *gwaves)
 {
     const size_t in_size = (size_t)ADV_N_MELS * c->tp;
-    adv_net_backward(c->net, glogits, c->gnet_input);
 #pragma omp parallel for schedule(static) if (c->batch > 1)
     for (int b = 0; b < c->batch; b++) {
         const float *gin = c->gnet_input + b * in_size;
@@ -128,6 +128,12 @@ void adv_classifier_backward_batch(adv_classifier *c, const float *glogits, floa
     }
 }
 
+void adv_classifier_backward_batch(adv_classifier *c, const float *glogits, float *const *gwaves)
+{
+    adv_net_backward(c->net, glogits, c->gnet_input);
+    backward_to_waves(c, gwaves);
+}
+
 void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits)
 {
     adv_classifier_forward_batch(c, &wave, logits);
@@ -136,6 +142,15 @@ void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits)
 void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave)
 {
     adv_classifier_backward_batch(c, glogits, &gwave);
+}
+
+int adv_classifier_time_steps(const adv_classifier *c) { return adv_net_time_steps(c->net); }
+void adv_classifier_step_scores(const adv_classifier *c, float *scores) { adv_net_step_scores(c->net, scores); }
+
+void adv_classifier_backward_steps(adv_classifier *c, const float *gscores, float *gwave)
+{
+    adv_net_backward_steps(c->net, gscores, c->gnet_input);
+    backward_to_waves(c, &gwave);
 }
 
 int adv_classify_audio(adv_model *m, const adv_audio *a, float *logits)

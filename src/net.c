@@ -235,14 +235,13 @@ static void layer_output_backward(adv_net *net, int i, float *g, float *gout, fl
     adv_bn_backward(&net->m->bn[i], (size_t)n * b->h * b->w, b->act, gbn, gout, b->act, 1, 1, nt);
 }
 
-void adv_net_backward(adv_net *net, const float *glogits, float *gx)
+/* Backward from g = d loss / d (last layer's output), in net->g[0], down to the input. */
+static void backward_from_top(adv_net *net, float *gx)
 {
     adv_model *m = net->m;
     const int n = net->n, tr = net->training, nt = net_threads(net);
     float *g = net->g[0], *g2 = net->g[1], *tmp = net->g[2];
-    const layer_buf *last = &net->L[ADV_N_CONV - 1];
 
-    adv_head_backward(n, ADV_N_CLASSES, last->h, last->w, net->argmax, glogits, g);
     for (int i = ADV_N_CONV - 1; i >= 0; i--) {
         /* g = d loss / d (conv i output) */
         layer_buf *b = &net->L[i];
@@ -265,6 +264,46 @@ void adv_net_backward(adv_net *net, const float *glogits, float *gx)
         }
         float *sw = g; g = g2; g2 = sw;
     }
+}
+
+void adv_net_backward(adv_net *net, const float *glogits, float *gx)
+{
+    const layer_buf *last = &net->L[ADV_N_CONV - 1];
+    adv_head_backward(net->n, ADV_N_CLASSES, last->h, last->w, net->argmax, glogits, net->g[0]);
+    backward_from_top(net, gx);
+}
+
+int adv_net_time_steps(const adv_net *net) { return net->L[ADV_N_CONV - 1].w; }
+
+/* The last layer's output is channel-major: class c of clip i is plane c * n + i. */
+void adv_net_step_scores(const adv_net *net, float *scores)
+{
+    const layer_buf *last = &net->L[ADV_N_CONV - 1];
+    const int h = last->h, w = last->w, n = net->n;
+    for (int c = 0; c < ADV_N_CLASSES; c++)
+        for (int i = 0; i < n; i++) {
+            const float *x = last->act + ((size_t)c * n + i) * h * w;
+            float *s = scores + ((size_t)i * ADV_N_CLASSES + c) * w;
+            for (int t = 0; t < w; t++) {
+                float acc = 0;
+                for (int f = 0; f < h; f++) acc += x[f * w + t];
+                s[t] = acc / (float)h;
+            }
+        }
+}
+
+void adv_net_backward_steps(adv_net *net, const float *gscores, float *gx)
+{
+    const layer_buf *last = &net->L[ADV_N_CONV - 1];
+    const int h = last->h, w = last->w, n = net->n;
+    for (int c = 0; c < ADV_N_CLASSES; c++)
+        for (int i = 0; i < n; i++) {
+            float *g = net->g[0] + ((size_t)c * n + i) * h * w;
+            const float *gs = gscores + ((size_t)i * ADV_N_CLASSES + c) * w;
+            for (int f = 0; f < h; f++)
+                for (int t = 0; t < w; t++) g[f * w + t] = gs[t] / (float)h;
+        }
+    backward_from_top(net, gx);
 }
 
 adv_model *adv_model_create_calibrated(uint64_t seed)

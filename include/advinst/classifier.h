@@ -35,6 +35,13 @@ void adv_classifier_forward_batch(adv_classifier *c, const float *const *waves, 
 /* gwaves[b][n_samples] from glogits[batch][12], for the last forward_batch (overwrites). */
 void adv_classifier_backward_batch(adv_classifier *c, const float *glogits, float *const *gwaves);
 
+/* The network's per-time-step class scores of the last forward (before the max over time):
+ * scores[batch][12][steps], and the gradient from d loss / d scores back to the samples
+ * (backward_steps: batch-1 classifiers). */
+int adv_classifier_time_steps(const adv_classifier *c);
+void adv_classifier_step_scores(const adv_classifier *c, float *scores);
+void adv_classifier_backward_steps(adv_classifier *c, const float *gscores, float *gwave);
+
 /* Convenience for programs: classifies a whole file's audio (mono mix). Fails on too-short audio
  * and on samples adv_audio_check_samples refuses (NaN, Inf, beyond ADV_AUDIO_MAX_ABS). */
 int adv_classify_audio(adv_model *m, const adv_audio *a, float *logits);
