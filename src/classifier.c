@@ -1,5 +1,6 @@
 /* End-to-end differentiable classifier for one clip: resample -> front end -> network. */
 #include "advinst/classifier.h"
+#include "advinst/calibration.h"
 #include "advinst/error.h"
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,11 @@ void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits)
     else memcpy(c->wave16k, wave, sizeof(float) * (size_t)c->n);
     adv_frontend_forward(c->frontend, c->wave16k, c->net_input);
     adv_net_forward(c->net, c->net_input, logits);
+}
+
+void adv_classifier_probs(const adv_classifier *c, const float *logits, float *probs)
+{
+    adv_model_probs(c->model, logits, probs);
 }
 
 void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave)

@@ -425,7 +425,7 @@ static void *worker(void *arg)
         float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
         if (e->phase == 0) {
             adv_classifier_forward(clf, mono, logits);
-            adv_softmax(ADV_N_CLASSES, logits, probs);
+            adv_classifier_probs(clf, logits, probs);
             e->clean_pred[c] = argmax12(probs);
             e->clean_conf[c] = probs[e->clean_pred[c]];
             engine_tick(e, cs->name[c]);
@@ -483,7 +483,7 @@ static void *worker(void *arg)
                     cr->snr_db = INFINITY;
                 } else {
                     adv_classifier_forward(clf, noisy, logits);
-                    adv_softmax(ADV_N_CLASSES, logits, probs);
+                    adv_classifier_probs(clf, logits, probs);
                     cr->status = ADV_ATTACK_OK;
                     cr->after_class = argmax12(probs);
                     cr->after_confidence = probs[cr->after_class];
