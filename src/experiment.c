@@ -648,11 +648,8 @@ static int write_histogram(const double *v, long n, const char *title, const cha
         if (++counts[b] > cmax) cmax = counts[b];
     }
 
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_surface_t *s;
+    cairo_t *cr = adv_plot_begin(W, H, &s);
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_set_font_size(cr, 15);
     cairo_move_to(cr, 10, 24);

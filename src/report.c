@@ -8,6 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+cairo_t *adv_plot_begin(int width, int height, cairo_surface_t **surface)
+{
+    *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cairo_t *cr = cairo_create(*surface);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    return cr;
+}
+
 int adv_eval_write_confusion_csv(const adv_eval *ev, const adv_model *m, const char *path)
 {
     double cm[ADV_N_CLASSES][ADV_N_CLASSES];
@@ -33,11 +43,8 @@ int adv_eval_write_confusion_png(const adv_eval *ev, const adv_model *m, const c
     adv_eval_confusion_normalised(ev, cm);
     const int cell = 44, left = 190, top = 60, bottom = 190, right = 20;
     const int W = left + cell * ADV_N_CLASSES + right, H = top + cell * ADV_N_CLASSES + bottom;
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_surface_t *s;
+    cairo_t *cr = adv_plot_begin(W, H, &s);
 
     cairo_set_font_size(cr, 16);
     cairo_set_source_rgb(cr, 0, 0, 0);
@@ -95,11 +102,8 @@ int adv_eval_write_reliability_png(const adv_eval *ev, const char *title, const 
 {
     const int W = 620, H = 600, left = 70, right = 30, top = 70, bottom = 120;
     const double pw = W - left - right, ph = H - top - bottom;
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_surface_t *s;
+    cairo_t *cr = adv_plot_begin(W, H, &s);
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_set_font_size(cr, 14);
     cairo_move_to(cr, 10, 24);
@@ -207,11 +211,8 @@ int adv_plot_training_log(const char *csv_path, const char *title, const char *p
     lmax = lmax > 0 ? lmax * 1.05 : 1;
     const int W = 900, H = 440, left = 60, right = 60, top = 70, bottom = 50;
     const double pw = W - left - right, ph = H - top - bottom;
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_surface_t *s;
+    cairo_t *cr = adv_plot_begin(W, H, &s);
     cairo_set_font_size(cr, 15);
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_move_to(cr, left, 28);
