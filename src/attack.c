@@ -22,7 +22,6 @@
 #include <strings.h>
 
 #define SNR_MARGIN 2048
-#define SILENCE_RMS 1e-6
 
 static const char *const method_names[ADV_N_METHODS] = {"fgsm", "pgdn", "cw", "mscw"};
 
@@ -387,7 +386,7 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
     double energy = 0;
     long lo, hi;
     for (long i = 0; i < n; i++) energy += (double)ws->mono_clean[i] * ws->mono_clean[i];
-    int silent = sqrt(energy / (double)n) < SILENCE_RMS;
+    int silent = sqrt(energy / (double)n) < ADV_SILENCE_RMS;
 
     s.label = s.pred;
     if (s.targeted) {
