@@ -261,7 +261,7 @@ static void check(run_state *s)
 {
     adv_attack_ws *ws = s->ws;
     adv_classifier_forward(ws->clf, ws->mono_heard, s->logits);
-    adv_softmax(ADV_N_CLASSES, s->logits, s->probs);
+    adv_classifier_probs(ws->clf, s->logits, s->probs);
     s->pred = argmax(s->probs);
     s->snr = adv_snr_db(ws->mono_clean, ws->mono_heard, ws->frames);
 }
@@ -377,7 +377,7 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
 
     /* the original prediction, on the input as given */
     adv_classifier_forward(ws->clf, ws->mono_clean, s.logits);
-    adv_softmax(ADV_N_CLASSES, s.logits, s.probs);
+    adv_classifier_probs(ws->clf, s.logits, s.probs);
     s.pred = argmax(s.probs);
     r->before_class = r->after_class = s.pred;
     r->before_confidence = r->after_confidence = s.probs[s.pred];

@@ -1,6 +1,7 @@
 /* End-to-end differentiable classifier for a batch of B clips of the same length and rate:
  * resample -> front end (one per clip, in parallel) -> one network call of batch B. */
 #include "advinst/classifier.h"
+#include "advinst/calibration.h"
 #include "advinst/error.h"
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,11 @@ void adv_classifier_forward_batch(adv_classifier *c, const float *const *waves, 
         adv_frontend_forward(c->frontend[b], w16, c->net_input + b * in_size);
     }
     adv_net_forward(c->net, c->net_input, logits);
+}
+
+void adv_classifier_probs(const adv_classifier *c, const float *logits, float *probs)
+{
+    adv_model_probs(c->model, logits, probs);
 }
 
 /* From d loss / d network input (c->gnet_input) back to each clip's samples. */

@@ -19,7 +19,7 @@ static void classify_window(adv_live *e, int stream, long pos, uint64_t frame)
     ev.stream = stream;
     ev.frame = frame;
     adv_classifier_forward(e->clf, e->lin, logits);
-    adv_softmax(ADV_N_CLASSES, logits, ev.probs);
+    adv_classifier_probs(e->clf, logits, ev.probs);
     if (adv_ring_write(e->ev_clf, &ev, sizeof ev) != 0) live_overflow(e);
 }
 

@@ -27,6 +27,8 @@ int adv_classifier_batch(const adv_classifier *c);
 /* logits[12] of wave[n_samples] (evaluation mode). Keeps what backward needs. The samples must
  * pass adv_audio_check_samples (callers check once per clip; NaN in would give NaN out). */
 void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits);
+/* probs[12] from logits at the model's temperature (adv_model_probs, calibration.h). */
+void adv_classifier_probs(const adv_classifier *c, const float *logits, float *probs);
 /* gwave[n_samples] = d loss / d wave given glogits[12] = d loss / d logits, for the last forward. */
 void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave);
 /* A batch: logits[batch][12] of waves[b][n_samples]; the clips' results are those of separate
