@@ -23,6 +23,27 @@
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
+/* The settings part of --help, from the settings table (live.h) with the defaults. */
+static void help_settings(void)
+{
+    int n;
+    const adv_live_setting *t = adv_live_setting_table(&n);
+    adv_live_settings d;
+    adv_live_settings_default(&d);
+    for (int i = 0; i < n; i++) {
+        char opt[40], value[64], range[48];
+        snprintf(opt, sizeof opt, "--%s%s%s", t[i].name, t[i].metavar ? " " : "", t[i].metavar ? t[i].metavar : "");
+        const char *shrt = !strcmp(t[i].name, "target") ? "-t, " : !strcmp(t[i].name, "preset") ? "-p, " : "    ";
+        printf("  %s%-21s%s", shrt, opt, t[i].description);
+        if (t[i].kind == ADV_LIVE_SET_FLOAT || t[i].kind == ADV_LIVE_SET_INT)
+            printf(", %s", adv_live_setting_range_text(&t[i], range, sizeof range));
+        if (t[i].kind == ADV_LIVE_SET_BOOL) printf(" (this flag: start bypassed)");
+        else if (t[i].kind != ADV_LIVE_SET_PRESET && adv_live_settings_get(&d, NULL, t[i].name, value, sizeof value, NULL) == 0)
+            printf(" (default %s)", value);
+        printf("\n");
+    }
+}
+
 static void help(void)
 {
     printf("usage: advinst live [OPTIONS]\n\n"
@@ -40,17 +61,10 @@ static void help(void)
            "      --connect-in PORTS   comma-separated ports to connect to our inputs\n"
            "      --connect-out PORTS  comma-separated ports to connect our outputs to\n"
            "      --reconnect          when the server goes away, retry every second\n"
-           "attack (initial settings; OSC changes them):\n"
-           "  -p, --preset NAME        a preset (presets/NAME.ini; cw or mscw)\n"
-           "  -t, --target CLASS       class name or index, none (default) or random\n"
-           "      --method M           cw (default), mscw or off\n"
-           "      --step F             Adam step, lr (default 1e-5)\n"
-           "      --alpha F            cross-entropy weight (default 0.01)\n"
-           "      --eps F              L-inf bound (default 0.01)\n"
-           "      --iterations N       at most N iterations per clip (default 1000)\n"
-           "      --confidence F       success also needs the target's probability >= F (default 0: off)\n"
-           "      --bypass             start bypassed\n"
-           "clips and timing:\n"
+           "attack (initial settings, applied after the preset; OSC and the web view change them;\n"
+           "--preset also takes a file path here):\n");
+    help_settings();
+    printf("clips and timing:\n"
            "      --clip-seconds S     clip length (default 3.7)\n"
            "      --clips fixed|onset  fixed-length clips (default) or cut at onsets (S/2 to S)\n"
            "      --budget-seconds S   compute time per clip (default 3); latency = clip + budget\n"
@@ -76,10 +90,41 @@ static void help(void)
 }
 
 enum {
-    OPT_RANDOM_MODEL = 256, OPT_CONNECT_IN, OPT_CONNECT_OUT, OPT_RECONNECT, OPT_METHOD, OPT_STEP, OPT_ALPHA, OPT_EPS,
-    OPT_ITER, OPT_BYPASS, OPT_CLIP, OPT_CLIPS, OPT_BUDGET, OPT_WINDOW, OPT_HZ, OPT_RAMP, OPT_THREADS, OPT_OSC_PORT,
-    OPT_OSC_FEEDBACK, OPT_LIST_OSC, OPT_LOOP, OPT_CONFIDENCE
+    OPT_RANDOM_MODEL = 256, OPT_CONNECT_IN, OPT_CONNECT_OUT, OPT_RECONNECT, OPT_CLIP, OPT_CLIPS, OPT_BUDGET, OPT_WINDOW,
+    OPT_HZ, OPT_RAMP, OPT_THREADS, OPT_OSC_PORT, OPT_OSC_FEEDBACK, OPT_LIST_OSC, OPT_LOOP,
+    OPT_SETTING = 512            /* + index in the settings table */
 };
+#define MAX_SETTING_OPTS 64
+
+/* The options: the fixed ones, then one per setting of the table (--target, --step, ...). */
+static void build_options(struct option *o, int max)
+{
+    static const struct option fixed[] = {
+        {"model", required_argument, 0, 'm'}, {"random-model", required_argument, 0, OPT_RANDOM_MODEL},
+        {"server", required_argument, 0, 's'}, {"name", required_argument, 0, 'n'},
+        {"channels", required_argument, 0, 'c'}, {"connect-in", required_argument, 0, OPT_CONNECT_IN},
+        {"connect-out", required_argument, 0, OPT_CONNECT_OUT}, {"reconnect", no_argument, 0, OPT_RECONNECT},
+        {"clip-seconds", required_argument, 0, OPT_CLIP}, {"clips", required_argument, 0, OPT_CLIPS},
+        {"budget-seconds", required_argument, 0, OPT_BUDGET}, {"window-seconds", required_argument, 0, OPT_WINDOW},
+        {"classify-hz", required_argument, 0, OPT_HZ}, {"ramp-ms", required_argument, 0, OPT_RAMP},
+        {"threads", required_argument, 0, OPT_THREADS}, {"osc-port", required_argument, 0, OPT_OSC_PORT},
+        {"osc-feedback", required_argument, 0, OPT_OSC_FEEDBACK}, {"list-osc", no_argument, 0, OPT_LIST_OSC},
+        {"input-file", required_argument, 0, 'i'}, {"loop", no_argument, 0, OPT_LOOP},
+        {"record", required_argument, 0, 'r'}, {"duration", required_argument, 0, 'd'},
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}};
+    int n = 0, count;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && n < max - 1; i++) o[n++] = fixed[i];
+    const adv_live_setting *t = adv_live_setting_table(&count);
+    for (int i = 0; i < count && n < max - 1; i++)
+        o[n++] = (struct option){t[i].name, t[i].metavar ? required_argument : no_argument, 0, OPT_SETTING + i};
+    o[n] = (struct option){0, 0, 0, 0};
+}
+
+/* A setting option seen on the command line, applied (in order, after the preset) once the model
+ * is loaded. */
+typedef struct {
+    const char *name, *value;
+} setting_opt;
 
 /* The input file at the server's rate with `channels` channels (mono mix or duplicated). */
 static float *load_input(const char *path, int rate, int channels, long *frames)
@@ -211,29 +256,16 @@ static int best_class(const float *p)
 
 int cmd_live(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"model", required_argument, 0, 'm'}, {"random-model", required_argument, 0, OPT_RANDOM_MODEL},
-        {"server", required_argument, 0, 's'}, {"name", required_argument, 0, 'n'},
-        {"channels", required_argument, 0, 'c'}, {"connect-in", required_argument, 0, OPT_CONNECT_IN},
-        {"connect-out", required_argument, 0, OPT_CONNECT_OUT}, {"reconnect", no_argument, 0, OPT_RECONNECT},
-        {"preset", required_argument, 0, 'p'}, {"target", required_argument, 0, 't'},
-        {"method", required_argument, 0, OPT_METHOD}, {"step", required_argument, 0, OPT_STEP},
-        {"alpha", required_argument, 0, OPT_ALPHA}, {"eps", required_argument, 0, OPT_EPS},
-        {"iterations", required_argument, 0, OPT_ITER}, {"confidence", required_argument, 0, OPT_CONFIDENCE}, {"bypass", no_argument, 0, OPT_BYPASS},
-        {"clip-seconds", required_argument, 0, OPT_CLIP}, {"clips", required_argument, 0, OPT_CLIPS},
-        {"budget-seconds", required_argument, 0, OPT_BUDGET}, {"window-seconds", required_argument, 0, OPT_WINDOW},
-        {"classify-hz", required_argument, 0, OPT_HZ}, {"ramp-ms", required_argument, 0, OPT_RAMP},
-        {"threads", required_argument, 0, OPT_THREADS}, {"osc-port", required_argument, 0, OPT_OSC_PORT},
-        {"osc-feedback", required_argument, 0, OPT_OSC_FEEDBACK}, {"list-osc", no_argument, 0, OPT_LIST_OSC},
-        {"input-file", required_argument, 0, 'i'}, {"loop", no_argument, 0, OPT_LOOP},
-        {"record", required_argument, 0, 'r'}, {"duration", required_argument, 0, 'd'},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    struct option options[64];
+    build_options(options, 64);
     const char *model_path = NULL, *server = NULL, *name = "advinst", *connect_in = NULL, *connect_out = NULL;
-    const char *preset = NULL, *target = NULL, *method = NULL, *osc_port = "9000", *feedback = NULL;
+    const char *preset = NULL, *osc_port = "9000", *feedback = NULL;
     const char *input_path = NULL, *record_path = NULL;
-    double step = NAN, alpha = NAN, eps = NAN, confidence = NAN, duration = 0, v;
-    long iterations = 0, random_seed = -1, lv;
-    int channels = 1, reconnect = 0, bypass = 0, loop = 0, quiet = 0, opt;
+    double duration = 0, v;
+    long random_seed = -1, lv;
+    int channels = 1, reconnect = 0, loop = 0, quiet = 0, opt, n_set = 0, n_table;
+    setting_opt set[MAX_SETTING_OPTS];
+    const adv_live_setting *table = adv_live_setting_table(&n_table);
     adv_live_config cfg;
     adv_live_config_default(&cfg, 48000, 1);
     optind = 1;
@@ -254,30 +286,6 @@ int cmd_live(int argc, char **argv)
         case OPT_CONNECT_IN: connect_in = optarg; break;
         case OPT_CONNECT_OUT: connect_out = optarg; break;
         case OPT_RECONNECT: reconnect = 1; break;
-        case 'p': preset = optarg; break;
-        case 't': target = optarg; break;
-        case OPT_METHOD: method = optarg; break;
-        case OPT_STEP:
-            if (cli_parse_float(optarg, &step) != 0 || !((float)step > 0 && step <= 1))   /* 1e-50 is 0 as float */
-                return cli_error("live", ADV_EXIT_USAGE, "--step must be in (0, 1]");
-            break;
-        case OPT_ALPHA:
-            if (cli_parse_float(optarg, &alpha) != 0 || !(alpha >= 0 && alpha <= 1e6))
-                return cli_error("live", ADV_EXIT_USAGE, "--alpha must be in [0, 1e6]");
-            break;
-        case OPT_EPS:
-            if (cli_parse_float(optarg, &eps) != 0 || !((float)eps > 0 && eps <= 1))
-                return cli_error("live", ADV_EXIT_USAGE, "--eps must be in (0, 1]");
-            break;
-        case OPT_ITER:
-            if (cli_parse_long(optarg, &iterations) != 0 || iterations < 1 || iterations > 1000000)
-                return cli_error("live", ADV_EXIT_USAGE, "--iterations must be in 1..1000000");
-            break;
-        case OPT_CONFIDENCE:
-            if (cli_parse_float(optarg, &confidence) != 0 || !(confidence >= 0 && confidence <= 1))
-                return cli_error("live", ADV_EXIT_USAGE, "--confidence must be in [0, 1]");
-            break;
-        case OPT_BYPASS: bypass = 1; break;
         case OPT_CLIP:
         case OPT_BUDGET:
         case OPT_WINDOW:
@@ -317,7 +325,23 @@ int cmd_live(int argc, char **argv)
             break;
         case 'q': quiet = 1; break;
         case 'h': help(); return ADV_EXIT_OK;
-        default: return cli_bad_option("live", argv);
+        case 'p': opt = OPT_SETTING + (int)(adv_live_setting_find("preset") - table); goto setting;
+        case 't': opt = OPT_SETTING + (int)(adv_live_setting_find("target") - table); goto setting;
+        default:
+            if (opt < OPT_SETTING || opt >= OPT_SETTING + n_table) return cli_bad_option("live", argv);
+        setting: {
+            const adv_live_setting *d = &table[opt - OPT_SETTING];
+            const char *value = d->metavar ? optarg : "1";   /* a flag (--bypass) sets 1 */
+            if (d->kind == ADV_LIVE_SET_PRESET) { preset = value; break; }   /* first, and it may be a path */
+            /* checked now where the model is not needed, so a typo fails before anything loads */
+            adv_live_settings scratch;
+            adv_live_settings_default(&scratch);
+            if (d->kind != ADV_LIVE_SET_TARGET && adv_live_settings_set(&scratch, NULL, d->name, value) != 0)
+                return cli_error("live", ADV_EXIT_USAGE, "--%s", adv_error());
+            if (n_set == MAX_SETTING_OPTS) return cli_error("live", ADV_EXIT_USAGE, "too many setting options");
+            set[n_set++] = (setting_opt){d->name, value};
+            break;
+        }
         }
     }
     if (optind < argc) return cli_error("live", ADV_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
@@ -354,25 +378,11 @@ int cmd_live(int argc, char **argv)
         code = cli_error("live", ADV_EXIT_INPUT, "%s", adv_error());
         goto out_model;
     }
-    if (target) {
-        if (!strcasecmp(target, "none")) s.target = ADV_LIVE_TARGET_NONE;
-        else if (!strcasecmp(target, "random")) s.target = ADV_LIVE_TARGET_RANDOM;
-        else if ((s.target = adv_model_class_index(m, target)) < 0) {
-            code = cli_error("live", ADV_EXIT_USAGE, "unknown target class '%s'", target);
+    for (int i = 0; i < n_set; i++)
+        if (adv_live_settings_set(&s, m, set[i].name, set[i].value) != 0) {
+            code = cli_error("live", ADV_EXIT_USAGE, "--%s", adv_error());
             goto out_model;
         }
-    }
-    if (method) {
-        int k = adv_live_method_parse(method);
-        if (k < 0) { code = cli_error("live", ADV_EXIT_USAGE, "--method must be cw, mscw or off"); goto out_model; }
-        s.method = (adv_live_method)k;
-    }
-    if (!isnan(step)) s.lr = (float)step;
-    if (!isnan(alpha)) s.alpha = (float)alpha;
-    if (!isnan(eps)) s.eps = (float)eps;
-    if (iterations) s.max_iter = iterations;
-    if (!isnan(confidence)) s.confidence = (float)confidence;
-    s.bypass = bypass;
 
     const int locked = lock_memory();
     adv_osc *osc = adv_osc_open(osc_port, m, &s);
