@@ -455,15 +455,15 @@ int adv_osc_poll(adv_osc *o, int timeout_ms)
 
 void adv_osc_send_event(adv_osc *o, const adv_live_event *ev)
 {
-    if (o->n_subs == 0) return;
+    if (o->n_subs == 0 || ev->type == ADV_LIVE_EV_SPECTRUM) return;   /* spectra: the web view only */
     if (ev->type == ADV_LIVE_EV_PROBS) {
         const char *stream = ev->stream ? "out" : "in";
         int best = 0;
         for (int k = 1; k < ADV_N_CLASSES; k++) if (ev->probs[k] > ev->probs[best]) best = k;
         lo_message m = lo_message_new();
         lo_message_add_string(m, stream);
-        lo_message_add_string(m, o->model->classes[best]);
-        lo_message_add_float(m, ev->probs[best]);
+        lo_message_add_string(m, ev->silent ? "silent" : o->model->classes[best]);
+        lo_message_add_float(m, ev->silent ? 0.0f : ev->probs[best]);
         send_all(o, NULL, "/advinst/prediction", m);
         lo_message_free(m);
         m = lo_message_new();

@@ -181,7 +181,12 @@ void adv_live_read_settings(adv_live *e, int reader, adv_live_settings *out);
 
 /* ---- events ---- */
 
-typedef enum { ADV_LIVE_EV_PROBS = 0, ADV_LIVE_EV_CLIP } adv_live_event_type;
+typedef enum { ADV_LIVE_EV_PROBS = 0, ADV_LIVE_EV_CLIP, ADV_LIVE_EV_SPECTRUM } adv_live_event_type;
+
+/* SPECTRUM events: the newest columns of the classifier's mel spectrogram of a stream (the front
+ * end's 100 bands in dB, averaged in pairs), as it classifies each window. */
+#define ADV_LIVE_SPECTRUM_BANDS 50
+#define ADV_LIVE_SPECTRUM_COLUMNS 8
 
 typedef enum {
     ADV_LIVE_CLIP_OK = 0,    /* attack succeeded; perturbation played */
@@ -196,10 +201,16 @@ const char *adv_live_clip_status_name(adv_live_clip_status s);
 
 typedef struct {
     adv_live_event_type type;
-    uint64_t frame;          /* input time: PROBS: end of the window; CLIP: clip start */
-    /* PROBS */
+    uint64_t frame;          /* PROBS, SPECTRUM: end of the window (the stream's time); CLIP: clip start (input time) */
+    /* PROBS and SPECTRUM */
     int stream;              /* 0 = input, 1 = output */
     float probs[ADV_N_CLASSES];
+    int silent;              /* PROBS: the window's RMS is below ADV_SILENCE_RMS (attack.h): readouts say
+                                "silent" instead of a class (the probabilities are still given) */
+    /* SPECTRUM: columns oldest first, each new since the stream's previous SPECTRUM event */
+    int n_columns;
+    uint64_t column_frame[ADV_LIVE_SPECTRUM_COLUMNS];   /* the column's centre, in the stream's time (frames) */
+    float column_db[ADV_LIVE_SPECTRUM_COLUMNS][ADV_LIVE_SPECTRUM_BANDS];   /* mel power in dB, low band first */
     /* CLIP */
     long clip;               /* 0-based clip number */
     long frames;             /* clip length */

@@ -476,7 +476,7 @@ int cmd_live(int argc, char **argv)
         uint64_t stop_at = duration > 0 ? (uint64_t)llround(duration * rate) : 0;
         if (!stop_at && input && !loop) stop_at = (uint64_t)input_frames + (uint64_t)L + (uint64_t)(rate / 5);
         float last_probs[2][ADV_N_CLASSES];
-        int have_probs[2] = {0, 0};
+        int have_probs[2] = {0, 0}, silent[2] = {0, 0};
         double last_print = now_seconds();
         while (!interrupted && !adv_jack_lost(j)) {
             if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc));
@@ -486,7 +486,8 @@ int cmd_live(int argc, char **argv)
                 if (ev.type == ADV_LIVE_EV_PROBS) {
                     memcpy(last_probs[ev.stream], ev.probs, sizeof ev.probs);
                     have_probs[ev.stream] = 1;
-                } else {
+                    silent[ev.stream] = ev.silent;
+                } else if (ev.type == ADV_LIVE_EV_CLIP) {
                     printf("clip %ld (%.2f s): %s, target %s, %s %.2f -> %s %.2f", ev.clip, (double)ev.frame / rate,
                            adv_live_clip_status_name(ev.status), adv_live_target_name(m, ev.target),
                            m->classes[ev.before_class], ev.before_confidence, m->classes[ev.after_class],
@@ -498,9 +499,13 @@ int cmd_live(int argc, char **argv)
             }
             double t = now_seconds();
             if (!quiet && t - last_print >= 1.0 && have_probs[0] && have_probs[1]) {
-                int a = best_class(last_probs[0]), b = best_class(last_probs[1]);
-                printf("%.1f s  in: %s %.2f, out: %s %.2f\n", (double)adv_jack_frames(j) / rate, m->classes[a],
-                       last_probs[0][a], m->classes[b], last_probs[1][b]);
+                char heard[2][64];
+                for (int k = 0; k < 2; k++) {
+                    int c = best_class(last_probs[k]);
+                    if (silent[k]) snprintf(heard[k], sizeof heard[k], "silent");
+                    else snprintf(heard[k], sizeof heard[k], "%s %.2f", m->classes[c], last_probs[k][c]);
+                }
+                printf("%.1f s  in: %s, out: %s\n", (double)adv_jack_frames(j) / rate, heard[0], heard[1]);
                 fflush(stdout);
                 last_print = t;
             }
