@@ -7,7 +7,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libfftw3-dev libopenblas-dev libsndfile1-dev
       libjack-jackd2-dev jackd2 liblo-dev liblo-tools libcjson-dev libinih-dev libcairo2-dev
-      libfluidsynth-dev timgm6mb-soundfont)
+      libfluidsynth-dev timgm6mb-soundfont libcivetweb-dev)
 pkgs+=(python3)   # ui/make_tosc.py and tests/check_tosc.py (the TouchOSC layout test)
 pkgs+=(valgrind)   # the memcheck test (scripts/valgrind.sh)
 for arg in "$@"; do

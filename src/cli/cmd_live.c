@@ -6,6 +6,8 @@
 #include "advinst/live.h"
 #include "advinst/osc.h"
 #include "advinst/resample.h"
+#include "advinst/view.h"
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -76,6 +78,9 @@ static void help(void)
            "      --osc-port N         UDP port (default 9000; 0: any free port)\n"
            "      --osc-feedback H:P   send feedback to host H, port P from the start\n"
            "      --list-osc           print the OSC addresses and exit\n"
+           "web view and OSCQuery (off by default):\n"
+           "      --http PORT          serve the live view (http://ADDR:PORT/view) and OSCQuery on TCP PORT\n"
+           "      --http-bind ADDR     the IPv4 address to serve on (default 127.0.0.1: this machine only)\n"
            "files (both run on JACK's clock):\n"
            "  -i, --input-file FILE    feed this file to the engine instead of the input ports\n"
            "                           (resampled to the server's rate)\n"
@@ -91,7 +96,7 @@ static void help(void)
 
 enum {
     OPT_RANDOM_MODEL = 256, OPT_CONNECT_IN, OPT_CONNECT_OUT, OPT_RECONNECT, OPT_CLIP, OPT_CLIPS, OPT_BUDGET, OPT_WINDOW,
-    OPT_HZ, OPT_RAMP, OPT_THREADS, OPT_OSC_PORT, OPT_OSC_FEEDBACK, OPT_LIST_OSC, OPT_LOOP,
+    OPT_HZ, OPT_RAMP, OPT_THREADS, OPT_OSC_PORT, OPT_OSC_FEEDBACK, OPT_LIST_OSC, OPT_LOOP, OPT_HTTP, OPT_HTTP_BIND,
     OPT_SETTING = 512            /* + index in the settings table */
 };
 #define MAX_SETTING_OPTS 64
@@ -110,6 +115,7 @@ static void build_options(struct option *o, int max)
         {"threads", required_argument, 0, OPT_THREADS}, {"osc-port", required_argument, 0, OPT_OSC_PORT},
         {"osc-feedback", required_argument, 0, OPT_OSC_FEEDBACK}, {"list-osc", no_argument, 0, OPT_LIST_OSC},
         {"input-file", required_argument, 0, 'i'}, {"loop", no_argument, 0, OPT_LOOP},
+        {"http", required_argument, 0, OPT_HTTP}, {"http-bind", required_argument, 0, OPT_HTTP_BIND},
         {"record", required_argument, 0, 'r'}, {"duration", required_argument, 0, 'd'},
         {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}};
     int n = 0, count;
@@ -247,6 +253,30 @@ static int lock_memory(void)
     return may_lock_everything() && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0;
 }
 
+/* The settings changed (OSC or the page): say so, and tell the page. */
+static void settings_changed(const adv_model *m, adv_osc *osc, adv_view *view)
+{
+    print_settings(m, adv_osc_settings(osc));
+    if (view) adv_view_push_state(view, adv_osc_settings(osc));
+}
+
+/* OSC messages, then the page's controls through the same setter as OSC; at most timeout_ms. */
+static void control(const adv_model *m, adv_osc *osc, adv_view *view, int timeout_ms)
+{
+    int changed = adv_osc_poll(osc, timeout_ms) > 0;
+    char name[32], value[128];
+    while (view && adv_view_poll_request(view, name, sizeof name, value, sizeof value)) {
+        adv_live_settings next = *adv_osc_settings(osc);
+        if (adv_live_settings_set(&next, m, name, value) == 0) {
+            adv_osc_set_settings(osc, &next);
+            changed = 1;
+        } else {
+            adv_view_push_error(view, adv_error());
+        }
+    }
+    if (changed) settings_changed(m, osc, view);
+}
+
 static int best_class(const float *p)
 {
     int b = 0;
@@ -260,7 +290,8 @@ int cmd_live(int argc, char **argv)
     build_options(options, 64);
     const char *model_path = NULL, *server = NULL, *name = "advinst", *connect_in = NULL, *connect_out = NULL;
     const char *preset = NULL, *osc_port = "9000", *feedback = NULL;
-    const char *input_path = NULL, *record_path = NULL;
+    const char *input_path = NULL, *record_path = NULL, *http_bind = "127.0.0.1";
+    int http_port = -1;
     double duration = 0, v;
     long random_seed = -1, lv;
     int channels = 1, reconnect = 0, loop = 0, quiet = 0, opt, n_set = 0, n_table;
@@ -315,6 +346,18 @@ int cmd_live(int argc, char **argv)
             osc_port = optarg;
             break;
         case OPT_OSC_FEEDBACK: feedback = optarg; break;
+        case OPT_HTTP:
+            if (cli_parse_long(optarg, &lv) != 0 || lv < 0 || lv > 65535)
+                return cli_error("live", ADV_EXIT_USAGE, "--http must be a TCP port in 0..65535 (0: any free port)");
+            http_port = (int)lv;
+            break;
+        case OPT_HTTP_BIND: {
+            struct in_addr a;
+            if (inet_pton(AF_INET, optarg, &a) != 1)
+                return cli_error("live", ADV_EXIT_USAGE, "--http-bind takes an IPv4 address (e.g. 0.0.0.0 for every interface)");
+            http_bind = optarg;
+            break;
+        }
         case OPT_LIST_OSC: adv_osc_print_addresses(stdout); return ADV_EXIT_OK;
         case 'i': input_path = optarg; break;
         case OPT_LOOP: loop = 1; break;
@@ -391,6 +434,14 @@ int cmd_live(int argc, char **argv)
         code = cli_error("live", ADV_EXIT_USAGE, "%s", adv_error());
         goto out_osc;
     }
+    adv_view *view = NULL;
+    if (http_port >= 0) {
+        adv_view_options vo = {http_bind, http_port, m, adv_osc_port(osc)};
+        if (!(view = adv_view_open(&vo, &s))) {
+            code = cli_error("live", ADV_EXIT_FAILURE, "%s", adv_error());
+            goto out_osc;
+        }
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -419,7 +470,7 @@ int cmd_live(int argc, char **argv)
             waiting_said = 1;
             /* wait a second, answering OSC meanwhile (settings change, queries see the outage) */
             for (int i = 0; i < 100 && !interrupted; i++) {
-                if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc));
+                control(m, osc, view, 10);
             }
             if (interrupted) break;
             continue;
@@ -470,19 +521,25 @@ int cmd_live(int argc, char **argv)
                adv_osc_receive_buffer(osc) / 1024);
         if (!locked) printf("advinst live: note: memory is not locked (RLIMIT_MEMLOCK limited, no CAP_IPC_LOCK): only the "
                             "real-time buffers are, as far as the limit allows\n");
-        print_settings(m, adv_osc_settings(osc));
+        if (view) {
+            printf("advinst live: web view on http://%s:%d/view, OSCQuery on http://%s:%d/\n", http_bind,
+                   adv_view_port(view), http_bind, adv_view_port(view));
+            adv_view_push_timing(view, rate, L, adv_live_window_frames(engine));
+        }
+        settings_changed(m, osc, view);
 
         /* the control loop: OSC, events, recording, the end */
         uint64_t stop_at = duration > 0 ? (uint64_t)llround(duration * rate) : 0;
         if (!stop_at && input && !loop) stop_at = (uint64_t)input_frames + (uint64_t)L + (uint64_t)(rate / 5);
         float last_probs[2][ADV_N_CLASSES];
         int have_probs[2] = {0, 0}, silent[2] = {0, 0};
-        double last_print = now_seconds();
+        double last_print = now_seconds(), last_stats = last_print;
         while (!interrupted && !adv_jack_lost(j)) {
-            if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc));
+            control(m, osc, view, 10);
             adv_live_event ev;
             while (adv_live_poll_event(engine, &ev)) {
                 adv_osc_send_event(osc, &ev);
+                if (view) adv_view_push_event(view, &ev);
                 if (ev.type == ADV_LIVE_EV_PROBS) {
                     memcpy(last_probs[ev.stream], ev.probs, sizeof ev.probs);
                     have_probs[ev.stream] = 1;
@@ -498,6 +555,12 @@ int cmd_live(int argc, char **argv)
                 }
             }
             double t = now_seconds();
+            if (view && t - last_stats >= 1.0) {
+                adv_live_stats st;
+                adv_live_get_stats(engine, &st);
+                adv_view_push_stats(view, &st);
+                last_stats = t;
+            }
             if (!quiet && t - last_print >= 1.0 && have_probs[0] && have_probs[1]) {
                 char heard[2][64];
                 for (int k = 0; k < 2; k++) {
@@ -536,6 +599,7 @@ int cmd_live(int argc, char **argv)
     if (code == ADV_EXIT_OK) code = rec_code;
     adv_live_free(engine);
     free(input);
+    adv_view_close(view);
 out_osc:
     adv_osc_close(osc);
 out_model:
