@@ -8,6 +8,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libfftw3-dev libopenblas-dev libsndfile1-dev
       libjack-jackd2-dev jackd2 liblo-dev liblo-tools libcjson-dev libinih-dev libcairo2-dev
       libfluidsynth-dev timgm6mb-soundfont libcivetweb-dev)
+pkgs+=(chromium-headless-shell curl)   # the web view test (tests/cli_live_view.sh) and bench/live_view.sh
 pkgs+=(python3)   # ui/make_tosc.py and tests/check_tosc.py (the TouchOSC layout test)
 pkgs+=(valgrind)   # the memcheck test (scripts/valgrind.sh)
 for arg in "$@"; do

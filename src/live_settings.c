@@ -170,23 +170,35 @@ static int parse_number(const char *text, double *v)
     return end != text && !*end && errno != ERANGE ? 0 : -1;
 }
 
+/* What was sent, as messages quote it: at most 64 characters, control characters as '?' (a
+ * message stays one printable line whatever a controller sends; found by fuzz_http). */
+static const char *shown(const char *text, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (; text[n] && n + 1 < size && n < 64; n++) buf[n] = (unsigned char)text[n] < 32 || text[n] == 127 ? '?' : text[n];
+    buf[n] = 0;
+    return buf;
+}
+
 static int set_text_as(adv_live_settings *s, const adv_model *m, const adv_live_setting *d, const char *label,
                        const char *text)
 {
     if (!text) return adv_fail("%s: no value", label);
+    char quoted[72];
     double v;
     switch (d->kind) {
     case ADV_LIVE_SET_TARGET: {
         int k = adv_attack_target_parse(m, text, 1);
         if (k == ADV_TARGET_INVALID)
-            return adv_fail("%s: unknown class \"%.64s\" (a class name, 0..%d, none or random)", label, text,
-                            ADV_N_CLASSES - 1);
+            return adv_fail("%s: unknown class \"%s\" (a class name, 0..%d, none or random)", label,
+                            shown(text, quoted, sizeof quoted), ADV_N_CLASSES - 1);
         s->target = k;
         return 0;
     }
     case ADV_LIVE_SET_METHOD: {
         int k = adv_live_method_parse(text);
-        if (k < 0) return adv_fail("%s: \"%.32s\" is not a live method (cw, mscw or off)", label, text);
+        if (k < 0)
+            return adv_fail("%s: \"%s\" is not a live method (cw, mscw or off)", label, shown(text, quoted, sizeof quoted));
         s->method = (adv_live_method)k;
         return 0;
     }
@@ -196,12 +208,14 @@ static int set_text_as(adv_live_settings *s, const adv_model *m, const adv_live_
         __attribute__((fallthrough));   /* 0 or 1 */
     case ADV_LIVE_SET_FLOAT:
     case ADV_LIVE_SET_INT:
-        if (parse_number(text, &v) != 0) return adv_fail("%s: \"%.32s\" is not a number", label, text);
+        if (parse_number(text, &v) != 0)
+            return adv_fail("%s: \"%s\" is not a number", label, shown(text, quoted, sizeof quoted));
         return set_number_as(s, d, label, v);
     case ADV_LIVE_SET_PRESET:
         /* a name only: a path (or NAME.ini, which adv_preset_load takes for a path) would read any
          * file relative to the working directory */
-        if (!adv_preset_is_name(text)) return adv_fail("%s: \"%.64s\" is not a preset name", label, text);
+        if (!adv_preset_is_name(text))
+            return adv_fail("%s: \"%s\" is not a preset name", label, shown(text, quoted, sizeof quoted));
         if (adv_live_settings_apply_preset(s, m, text) != 0) return adv_fail("%s: %s", label, adv_error());
         return 0;
     }
@@ -211,7 +225,8 @@ static int set_text_as(adv_live_settings *s, const adv_model *m, const adv_live_
 static const adv_live_setting *find_or_fail(const char *name)
 {
     const adv_live_setting *d = adv_live_setting_find(name);
-    if (!d) adv_fail("unknown live setting \"%.32s\"", name ? name : "");
+    char quoted[72];
+    if (!d) adv_fail("unknown live setting \"%s\"", shown(name ? name : "", quoted, sizeof quoted));
     return d;
 }
 

@@ -96,7 +96,7 @@ static cJSON *node_at(const adv_view_context *c, const char *path)
         cJSON_AddNumberToObject(o, "ACCESS", ACCESS_NONE);
         cJSON_AddStringToObject(o, "DESCRIPTION", "advinst live: fools a music instrument classifier, live");
         cJSON *contents = cJSON_AddObjectToObject(o, "CONTENTS");
-        cJSON_AddItemToObject(contents, NS + 1, node_at(c, NS));
+        cJSON_AddItemToObject(contents, &NS[1], node_at(c, NS));   /* "advinst" */
         return o;
     }
     if (!strcmp(path, NS)) {

@@ -319,18 +319,37 @@ static void *writer_main(void *arg)
     }
 }
 
-/* The handshake: at most ADV_VIEW_MAX_CLIENTS, and only pages of this server (a page of another
- * site must not drive the attack through the visitor's browser). */
+/* 1 if key is what RFC 6455 asks for: the base64 of 16 bytes (24 characters, "==" at the end). */
+static int websocket_key_ok(const char *key)
+{
+    if (!key || strlen(key) != 24 || strcmp(key + 22, "==")) return 0;
+    for (int i = 0; i < 22; i++)
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", key[i])) return 0;
+    return 1;
+}
+
+/* Refuses a handshake with an answer (civetweb would just close the connection). */
+static int refuse(const struct mg_connection *cconn, adv_view *v, int status, const char *why)
+{
+    struct mg_connection *conn = (struct mg_connection *)cconn;   /* ours to write to until we return */
+    mg_printf(conn, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+              status, mg_get_response_code_text(conn, status), strlen(why), why);
+    atomic_fetch_add(&v->clients_refused, 1);
+    atomic_fetch_add(&v->bad_requests, status < 500);
+    return 1;
+}
+
+/* The handshake: a well-formed key (civetweb answers a bad one with a 500), at most
+ * ADV_VIEW_MAX_CLIENTS, and only pages of this server (a page of another site must not drive the
+ * attack through the visitor's browser). */
 static int on_ws_connect(const struct mg_connection *conn, void *data)
 {
     adv_view *v = data;
     const char *origin = mg_get_header(conn, "Origin"), *host = mg_get_header(conn, "Host");
+    if (!websocket_key_ok(mg_get_header(conn, "Sec-WebSocket-Key"))) return refuse(conn, v, 400, "bad Sec-WebSocket-Key\n");
     if (origin) {
         const char *o = !strncasecmp(origin, "http://", 7) ? origin + 7 : NULL;
-        if (!o || !host || strcasecmp(o, host)) {
-            atomic_fetch_add(&v->clients_refused, 1);
-            return 1;
-        }
+        if (!o || !host || strcasecmp(o, host)) return refuse(conn, v, 403, "a page of another origin\n");
     }
     client *c = calloc(1, sizeof *c);
     if (!c) return 1;
@@ -346,8 +365,7 @@ static int on_ws_connect(const struct mg_connection *conn, void *data)
         pthread_mutex_destroy(&c->lock);
         pthread_cond_destroy(&c->cond);
         free(c);
-        atomic_fetch_add(&v->clients_refused, 1);
-        return 1;
+        return refuse(conn, v, 503, "too many clients\n");
     }
     mg_set_user_connection_data(conn, c);
     return 0;

@@ -65,6 +65,12 @@ static void test_table(void)
     CHECK(adv_live_settings_set(&s, model, "bypass", "on") == 0 && s.bypass == 1, "bypass on");
     CHECK(adv_live_settings_set(&s, model, "bypass", "false") == 0 && s.bypass == 0, "bypass false");
     refused(&d, "bypass", "2", 0, 0);
+    /* what was sent is quoted on one printable line (found by fuzz_http: fuzz/regressions/http) */
+    static const char *const names[] = {"target", "method", "eps", "iterations", "bypass", "preset"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        refused(&d, names[i], "a\r\nb\x1b[2J", 0, 0);
+        for (const char *c = adv_error(); *c; c++) CHECK((unsigned char)*c >= 32 && *c != 127, "%s: printable message", names[i]);
+    }
     refused(&d, "bypass", NULL, 0.5, 1);
 }
 

@@ -183,10 +183,12 @@ void adv_live_read_settings(adv_live *e, int reader, adv_live_settings *out);
 
 typedef enum { ADV_LIVE_EV_PROBS = 0, ADV_LIVE_EV_CLIP, ADV_LIVE_EV_SPECTRUM } adv_live_event_type;
 
-/* SPECTRUM events: the newest columns of the classifier's mel spectrogram of a stream (the front
- * end's 100 bands in dB, averaged in pairs), as it classifies each window. */
+/* SPECTRUM events: the columns of the classifier's mel spectrogram of a stream (the front end's
+ * 100 bands in dB, averaged in pairs) that are new since the last classification of the window, up
+ * to 0.5 s per event and a few events per classification (so a classifier running slow leaves no
+ * gap until its windows are more than 1.5 s apart). */
 #define ADV_LIVE_SPECTRUM_BANDS 50
-#define ADV_LIVE_SPECTRUM_COLUMNS 8
+#define ADV_LIVE_SPECTRUM_COLUMNS 16
 
 typedef enum {
     ADV_LIVE_CLIP_OK = 0,    /* attack succeeded; perturbation played */
