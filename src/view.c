@@ -217,7 +217,7 @@ static void send_to(client *c, char *json)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Turns every queued record into a message of buf. */
+/* Turns every queued record into a message of buf (NULL: with no client, only the snapshot is kept). */
 static void drain_records(adv_view *v, text_buf *buf, adv_live_event *ev)
 {
     rec_hdr h;
@@ -240,6 +240,7 @@ static void drain_records(adv_view *v, text_buf *buf, adv_live_event *ev)
         if (h.type == REC_STATE) v->settings = u.settings;
         if (h.type == REC_TIMING) v->timing = u.timing;
         pthread_mutex_unlock(&v->snap_lock);
+        if (!buf) continue;
         switch ((rec_type)h.type) {
         case REC_EVENT: append_free(buf, adv_view_event_json(v->model, ev, t.rate)); break;
         case REC_STATE:
@@ -265,6 +266,7 @@ static void drain_records(adv_view *v, text_buf *buf, adv_live_event *ev)
 static void *feed_main(void *arg)
 {
     adv_view *v = arg;
+    pthread_setname_np(pthread_self(), "adv-view-feed");
     text_buf buf = {0};
     adv_live_event *ev = malloc(sizeof *ev);
     long tick = 0;
@@ -272,7 +274,9 @@ static void *feed_main(void *arg)
         struct timespec ts = {0, TICK_MS * 1000000L};
         nanosleep(&ts, NULL);
         buf.len = 0;
-        drain_records(v, &buf, ev);
+        const int anyone = atomic_load(&v->clients_now) > 0;
+        drain_records(v, anyone ? &buf : NULL, ev);
+        if (!anyone) continue;
         if (++tick % RESEND_TICKS == 0) {
             pthread_mutex_lock(&v->snap_lock);
             adv_live_settings s = v->settings;
@@ -298,6 +302,7 @@ static void *feed_main(void *arg)
 static void *writer_main(void *arg)
 {
     client *c = arg;
+    pthread_setname_np(pthread_self(), "adv-view-write");
     for (;;) {
         pthread_mutex_lock(&c->lock);
         while (!c->closing && c->count == 0) pthread_cond_wait(&c->cond, &c->lock);
