@@ -26,8 +26,13 @@ static client clients[MAX_CLIENTS];
 
 static int on_data(struct mg_connection *conn, int bits, char *data, size_t len, void *user)
 {
-    (void)conn;
     client *c = user;
+    /* answer the server's pings as browsers do (civetweb's client does not; the server closes a
+     * connection whose pings go unanswered, after about 30 s) */
+    if ((bits & 0xf) == MG_WEBSOCKET_OPCODE_PING) {
+        mg_websocket_client_write(conn, MG_WEBSOCKET_OPCODE_PONG, data, len);
+        return 1;
+    }
     if ((bits & 0xf) != MG_WEBSOCKET_OPCODE_TEXT) return 1;
     long messages = 0, updates = 0;
     /* counted without parsing, as cheaply as a page would: one "type" per message */

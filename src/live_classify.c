@@ -63,7 +63,7 @@ static void classify_window(adv_live *e, int stream, long pos, uint64_t frame, i
     adv_classifier_forward(e->clf, e->lin, logits);
     adv_softmax(ADV_N_CLASSES, logits, ev.probs);
     if (adv_ring_write(e->ev_clf, &ev, sizeof ev) != 0) live_overflow(e);
-    spectrum_events(e, stream, frame, last_column);
+    if (e->cfg.spectrum) spectrum_events(e, stream, frame, last_column);
 }
 
 void *live_classify_main(void *arg)

@@ -85,6 +85,7 @@ int main(void)
     cfg.classify_hz = 10;
     cfg.attack_threads = 1;
     cfg.workers_keep_priority = 1;
+    cfg.spectrum = 1;
     adv_live_settings s;
     adv_live_settings_default(&s);   /* target none: nothing attacked */
     adv_live *e = adv_live_create(m, &cfg, &s);

@@ -130,6 +130,7 @@ typedef struct {
     double classify_hz;      /* re-classifications per second of input and output */
     double ramp_ms;          /* raised-cosine fade of each perturbation at its clip's ends */
     int classify;            /* run the classifier worker (probability events) */
+    int spectrum;            /* the classifier also emits SPECTRUM events (for the web view; default 0) */
     int attack_threads;      /* OpenMP threads of the attack worker (the classifier uses 1) */
     int workers_keep_priority;   /* 1: the workers keep the creating thread's priority instead of
                                     yielding to the audio threads (nice 19 and 10); for tests that

@@ -481,6 +481,7 @@ int cmd_live(int argc, char **argv)
             adv_live_free(engine);
             cfg.rate = rate;
             cfg.channels = channels;
+            cfg.spectrum = view != NULL;   /* spectrogram columns for the web view */
             engine = adv_live_create(m, &cfg, adv_osc_settings(osc));
             if (!engine) { adv_jack_close(j); code = cli_error("live", ADV_EXIT_USAGE, "%s", adv_error()); break; }
             adv_osc_set_engine(osc, engine);
