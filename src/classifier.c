@@ -90,15 +90,30 @@ void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits)
     adv_net_forward(c->net, c->net_input, logits);
 }
 
-void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave)
+/* From d loss / d network input (c->gnet_input) back to the samples. */
+static void backward_to_wave(adv_classifier *c, float *gwave)
 {
-    adv_net_backward(c->net, glogits, c->gnet_input);
     if (c->resampler) {
         adv_frontend_backward(c->frontend, c->gnet_input, c->gwave16k);
         adv_resampler_backward(c->resampler, c->gwave16k, gwave);
     } else {
         adv_frontend_backward(c->frontend, c->gnet_input, gwave);
     }
+}
+
+void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave)
+{
+    adv_net_backward(c->net, glogits, c->gnet_input);
+    backward_to_wave(c, gwave);
+}
+
+int adv_classifier_time_steps(const adv_classifier *c) { return adv_net_time_steps(c->net); }
+void adv_classifier_step_scores(const adv_classifier *c, float *scores) { adv_net_step_scores(c->net, scores); }
+
+void adv_classifier_backward_steps(adv_classifier *c, const float *gscores, float *gwave)
+{
+    adv_net_backward_steps(c->net, gscores, c->gnet_input);
+    backward_to_wave(c, gwave);
 }
 
 int adv_classify_audio(adv_model *m, const adv_audio *a, float *logits)

@@ -182,14 +182,14 @@ void adv_net_forward(adv_net *net, const float *x, float *logits)
     adv_head_forward(n, ADV_N_CLASSES, net->h8, net->w8, net->conv8_out, logits, net->argmax);
 }
 
-void adv_net_backward(adv_net *net, const float *glogits, float *gx)
+/* Backward from g = d loss / d conv8 output (in net->grad_a) down to the input. */
+static void backward_from_conv8(adv_net *net, float *gx)
 {
     adv_model *m = net->m;
     const int n = net->n, tr = net->training;
     float *g = net->grad_a, *g2 = net->grad_b, *tmp;
     const float *in7 = tr ? net->drop7 : net->blk[6].out;
 
-    adv_head_backward(n, ADV_N_CLASSES, net->h8, net->w8, net->argmax, glogits, g);
     adv_conv_backward(&m->conv[7], n, net->h8, net->w8, in7, g, g2, tr, net->scratch);
     tmp = g; g = g2; g2 = tmp;
     if (tr) adv_dropout_backward((size_t)n * m->conv[6].cout * net->h8 * net->w8, net->mask7, g, g);
@@ -215,6 +215,38 @@ void adv_net_backward(adv_net *net, const float *glogits, float *gx)
         if (i == 0 && !gx && !tr) break;
         adv_conv_backward(c, n, b->in_h, b->in_w, xin, g2, gin, tr, net->scratch);
     }
+}
+
+void adv_net_backward(adv_net *net, const float *glogits, float *gx)
+{
+    adv_head_backward(net->n, ADV_N_CLASSES, net->h8, net->w8, net->argmax, glogits, net->grad_a);
+    backward_from_conv8(net, gx);
+}
+
+int adv_net_time_steps(const adv_net *net) { return net->w8; }
+
+void adv_net_step_scores(const adv_net *net, float *scores)
+{
+    const int h = net->h8, w = net->w8;
+    for (int i = 0; i < net->n * ADV_N_CLASSES; i++) {
+        const float *x = net->conv8_out + (size_t)i * h * w;
+        for (int t = 0; t < w; t++) {
+            float acc = 0;
+            for (int f = 0; f < h; f++) acc += x[f * w + t];
+            scores[(size_t)i * w + t] = acc / (float)h;
+        }
+    }
+}
+
+void adv_net_backward_steps(adv_net *net, const float *gscores, float *gx)
+{
+    const int h = net->h8, w = net->w8;
+    for (int i = 0; i < net->n * ADV_N_CLASSES; i++) {
+        float *g = net->grad_a + (size_t)i * h * w;
+        for (int f = 0; f < h; f++)
+            for (int t = 0; t < w; t++) g[f * w + t] = gscores[(size_t)i * w + t] / (float)h;
+    }
+    backward_from_conv8(net, gx);
 }
 
 double adv_net_conv_flops(int t)

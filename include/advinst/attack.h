@@ -31,6 +31,9 @@ int adv_attack_method_parse(const char *name);
 /* C&W and MS-C&W aim at a target class; FGSM and PGDn only move away from the prediction. */
 int adv_attack_method_targeted(adv_attack_method m);
 
+/* A clip or window whose mono mix has an RMS below this is silent: not attacked, no class. */
+#define ADV_SILENCE_RMS 1e-6
+
 #define ADV_TARGET_NONE (-1)     /* untargeted methods */
 #define ADV_TARGET_RANDOM (-2)   /* seeded draw among the classes other than the original prediction */
 #define ADV_TARGET_INVALID (-3)  /* adv_attack_target_parse: not a target */
@@ -41,10 +44,7 @@ int adv_attack_method_targeted(adv_attack_method m);
  * targets. */
 int adv_attack_target_parse(const adv_model *m, const char *text, int allow_none);
 
-/* A clip whose mono mix has an RMS below this is silent: classified but never attacked (and the
- * live readouts say "silent" instead of a class). */
-#define ADV_SILENCE_RMS 1e-6
-/* 1 if the RMS of x[n] is below ADV_SILENCE_RMS (n > 0). */
+/* 1 if the RMS of x[n] is below ADV_SILENCE_RMS (n > 0; the live readouts say "silent" then). */
 int adv_is_silent(const float *x, long n);
 
 typedef struct {

@@ -24,6 +24,12 @@ void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits)
 /* gwave[n_samples] = d loss / d wave given glogits[12] = d loss / d logits, for the last forward. */
 void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave);
 
+/* The network's per-time-step class scores of the last forward (before the max over time):
+ * scores[12][steps], and the gradient from d loss / d scores back to the samples. */
+int adv_classifier_time_steps(const adv_classifier *c);
+void adv_classifier_step_scores(const adv_classifier *c, float *scores);
+void adv_classifier_backward_steps(adv_classifier *c, const float *gscores, float *gwave);
+
 /* Convenience for programs: classifies a whole file's audio (mono mix). Fails on too-short audio
  * and on samples adv_audio_check_samples refuses (NaN, Inf, beyond ADV_AUDIO_MAX_ABS). */
 int adv_classify_audio(adv_model *m, const adv_audio *a, float *logits);

@@ -69,6 +69,13 @@ void adv_net_forward(adv_net *net, const float *x, float *logits);
 /* glogits[n][12] -> gx[n][100][t] (NULL: skip) and, in training, parameter gradients (+=). */
 void adv_net_backward(adv_net *net, const float *glogits, float *gx);
 
+/* Time steps of the head (the network's output width) and the per-time-step class scores of the
+ * last forward: the head's mean over frequency before its max over time, scores[n][12][steps]. */
+int adv_net_time_steps(const adv_net *net);
+void adv_net_step_scores(const adv_net *net, float *scores);
+/* Backward from d loss / d scores (as adv_net_step_scores lays them out) instead of the logits. */
+void adv_net_backward_steps(adv_net *net, const float *gscores, float *gx);
+
 /* Training only: turn dropout off/on (for reference checks of batch-statistics BatchNorm). */
 void adv_net_set_dropout(adv_net *net, int enabled);
 /* Reseeds the dropout generator (training is seeded per batch for exact resumption). */
