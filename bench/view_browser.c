@@ -4,8 +4,11 @@
  * prints each result as one JSON line, optionally saves a screenshot of the first tab, and stops
  * the browser it started.
  *
- *   view_browser [--browser PATH] [--tabs N] [--seconds S] [--eval JS] [--screenshot FILE.png]
- *                [--size 1920x1080] URL
+ *   view_browser [--browser PATH] [--tabs N] [--seconds S] [--until JS] [--eval JS]
+ *                [--screenshot FILE.png] [--size 1920x1080] URL
+ *
+ * --until: instead of waiting S seconds, wait until JS is true in every tab (checked twice a
+ * second), at most S seconds (then exit 1 after the evaluation).
  *
  * Exit: 0, 1 (the browser failed or an evaluation threw), 2 (usage). Uses civetweb's WebSocket
  * client and cJSON. */
@@ -185,8 +188,21 @@ static pid_t start_browser(const char *browser, const char *profile, const char 
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: view_browser [--browser PATH] [--tabs N] [--seconds S] [--eval JS] [--screenshot FILE.png] "
-                    "[--size WxH] URL\n");
+    fprintf(stderr, "usage: view_browser [--browser PATH] [--tabs N] [--seconds S] [--until JS] [--eval JS] "
+                    "[--screenshot FILE.png] [--size WxH] URL\n");
+}
+
+/* The value of JS in a tab (returned by value), NULL if it threw; the caller frees it. */
+static cJSON *evaluate(const char *session, const char *js)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "expression", js);
+    cJSON_AddTrueToObject(p, "returnByValue");
+    cJSON *r = command(session, "Runtime.evaluate", p);
+    cJSON *value = r && !cJSON_GetObjectItem(r, "exceptionDetails")
+                       ? cJSON_DetachItemFromObject(cJSON_GetObjectItem(r, "result"), "value") : NULL;
+    cJSON_Delete(r);
+    return value;
 }
 
 int main(int argc, char **argv)
@@ -194,8 +210,8 @@ int main(int argc, char **argv)
     static const struct option options[] = {{"browser", required_argument, 0, 'b'}, {"tabs", required_argument, 0, 't'},
                                             {"seconds", required_argument, 0, 's'}, {"eval", required_argument, 0, 'e'},
                                             {"screenshot", required_argument, 0, 'o'}, {"size", required_argument, 0, 'z'},
-                                            {0, 0, 0, 0}};
-    const char *browser = "/usr/bin/chromium-headless-shell", *expr = NULL, *shot = NULL, *size = "1920x1080";
+                                            {"until", required_argument, 0, 'u'}, {0, 0, 0, 0}};
+    const char *browser = "/usr/bin/chromium-headless-shell", *expr = NULL, *shot = NULL, *size = "1920x1080", *until = NULL;
     int tabs = 1, opt;
     double seconds = 5;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -206,6 +222,7 @@ int main(int argc, char **argv)
         case 'e': expr = optarg; break;
         case 'o': shot = optarg; break;
         case 'z': size = optarg; break;
+        case 'u': until = optarg; break;
         default: usage(); return 2;
         }
     }
@@ -250,15 +267,24 @@ int main(int argc, char **argv)
         cJSON_AddStringToObject(p, "url", url);
         cJSON_Delete(command(sessions[i], "Page.navigate", p));
     }
-    struct timespec ts = {(time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9)};
-    nanosleep(&ts, NULL);
+    struct timespec half = {0, 500000000};
+    int met = 0;
+    for (double waited = 0; !met && waited < seconds; waited += 0.5) {
+        nanosleep(&half, NULL);
+        met = until != NULL;
+        for (int i = 0; until && met && i < tabs; i++) {
+            cJSON *v = evaluate(sessions[i], until);
+            met = v && cJSON_IsTrue(v);
+            cJSON_Delete(v);
+        }
+    }
+    if (until && !met) {
+        fprintf(stderr, "view_browser: not true within %g s: %s\n", seconds, until);
+        rc = 1;
+    }
     for (int i = 0; expr && i < tabs; i++) {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "expression", expr);
-        cJSON_AddTrueToObject(p, "returnByValue");
-        cJSON *r = command(sessions[i], "Runtime.evaluate", p);
-        const cJSON *value = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "result"), "value");
-        if (!r || cJSON_GetObjectItem(r, "exceptionDetails") || !value) {
+        cJSON *value = evaluate(sessions[i], expr);
+        if (!value) {
             fprintf(stderr, "view_browser: tab %d: the expression failed\n", i);
             rc = 1;
         } else {
@@ -266,7 +292,7 @@ int main(int argc, char **argv)
             printf("%s\n", text);
             free(text);
         }
-        cJSON_Delete(r);
+        cJSON_Delete(value);
     }
     if (shot) {
         cJSON *p = cJSON_CreateObject();

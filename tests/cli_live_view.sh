@@ -42,8 +42,10 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP/../../etc/
 EXPR='(() => { const v = window.advinstView; const t = (id) => document.getElementById(id).textContent;
   return { inClass: t("in-class"), outClass: t("out-class"), conn: t("conn"), updates: v.updates, batches: v.batches,
            names: [...document.querySelectorAll(".bar .name")].map((e) => e.textContent), target: t("target") }; })()'
-"$BUILD/view_browser" --browser "$BROWSER" --seconds 8 --eval "$EXPR" ${SCREENSHOT:+--screenshot "$SCREENSHOT"} \
-  "http://127.0.0.1:$HTTP/view" >"$WORK/dom.json" || fail "the browser failed (see above)"
+# (waits until the page has had 3 updates of the input, 60 s at most: sanitizer builds are slow)
+"$BUILD/view_browser" --browser "$BROWSER" --seconds 60 --until 'window.advinstView.updates >= 3' --eval "$EXPR" \
+  ${SCREENSHOT:+--screenshot "$SCREENSHOT"} "http://127.0.0.1:$HTTP/view" >"$WORK/dom.json" ||
+  fail "the page got no live prediction within 60 s: $(cut -c1-300 "$WORK/dom.json")"
 DOM=$(cat "$WORK/dom.json")
 echo "page: $DOM" | cut -c1-400
 classes=$(sed -n 's/.*"names":\[\([^]]*\)\].*/\1/p' <<<"$DOM" | tr ',' '\n' | tr -d '"' | sort -u)
@@ -53,17 +55,13 @@ in_class=$(sed -n 's/.*"inClass":"\([^"]*\)".*/\1/p' <<<"$DOM")
 [ "$in_class" = silent ] || grep -qx "$in_class" <<<"$classes" || fail "no live prediction of the input ('$in_class')"
 grep -q '"conn":"live"' <<<"$DOM" || fail "the page's WebSocket is not live"
 updates=$(sed -n 's/.*"updates":\([0-9]*\).*/\1/p' <<<"$DOM")
-[ "${updates:-0}" -ge 5 ] || fail "only ${updates:-0} probability updates reached the page in 8 s"
+[ "${updates:-0}" -ge 3 ] || fail "only ${updates:-0} updates reached the page"   # (a rate is bench/live_view.sh's)
 
-"$BUILD/view_browser" --browser "$BROWSER" --seconds 3 \
+"$BUILD/view_browser" --browser "$BROWSER" --seconds 30 --until 'document.querySelector("#methods button") !== null' \
   --eval 'document.querySelector("#methods button[data-method=mscw]").click(), "clicked"' \
   "http://127.0.0.1:$HTTP/view" >/dev/null || fail "the browser failed clicking"
 wait_for "$LOG" "^settings [0-9]+: .*method mscw" 10
 
-kill -TERM "$LIVE_PID"
-code=0
-wait "$LIVE_PID" || code=$?
-LIVE_PID=""
-[ "$code" = 0 ] || fail "advinst live exited with $code"
+stop_live
 [ ! -s "$WORK/live.err" ] || fail "unexpected messages on stderr: $(head -3 "$WORK/live.err")"
-echo "cli_live_view: the page shows the 12 classes and '$in_class' (live, $updates updates in 8 s); its control reached the engine"
+echo "cli_live_view: the page shows the 12 classes and '$in_class' (live: $updates updates); its control reached the engine"

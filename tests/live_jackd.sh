@@ -34,6 +34,15 @@ kill_jackd() {
   JACKD_PID=""
 }
 
+# stop_live: SIGTERM to advinst live, waits for it; fails unless it exits 0.
+stop_live() {
+  local code=0
+  kill -TERM "$LIVE_PID"
+  wait "$LIVE_PID" || code=$?
+  LIVE_PID=""
+  [ "$code" = 0 ] || fail "advinst live exited with $code after SIGTERM"
+}
+
 # wait_for FILE PATTERN SECONDS [COUNT]: until FILE has COUNT (default 1) lines matching the
 # extended regular expression PATTERN; fails after SECONDS.
 wait_for() {
