@@ -410,8 +410,11 @@ static int on_ws_data(struct mg_connection *conn, int bits, char *data, size_t l
         return 1;
     }
     pthread_mutex_lock(&v->req_lock);
-    if (v->req_count < MAX_REQUESTS) v->req[(v->req_head + v->req_count++) % MAX_REQUESTS] = r;
+    const int queued = v->req_count < MAX_REQUESTS;
+    if (queued) v->req[(v->req_head + v->req_count++) % MAX_REQUESTS] = r;
     pthread_mutex_unlock(&v->req_lock);
+    client *c = queued ? NULL : mg_get_user_connection_data(conn);
+    if (c) send_to(c, adv_view_error_json("too many controls at once: try again"));
     return 1;
 }
 
