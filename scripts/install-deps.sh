@@ -8,7 +8,9 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libfftw3-dev libopenblas-dev libsndfile1-dev
       libjack-jackd2-dev jackd2 liblo-dev liblo-tools libcjson-dev libinih-dev libcairo2-dev
-      libfluidsynth-dev timgm6mb-soundfont)
+      libfluidsynth-dev timgm6mb-soundfont libcivetweb-dev)
+pkgs+=(chromium-headless-shell curl)   # the web view test (tests/cli_live_view.sh) and bench/live_view.sh
+pkgs+=(python3)   # ui/make_tosc.py and tests/check_tosc.py (the TouchOSC layout test)
 pkgs+=(valgrind)   # the memcheck test (scripts/valgrind.sh)
 # the LV2 plugin (lv2-dev) and its tests: lv2_validate (lv2-dev) with sord_validate (sordi),
 # lv2apply and lv2info (lilv-utils), the lilv test host (liblilv-dev), jalv as a live host; the

@@ -40,6 +40,22 @@ int adv_attack_method_parse(const char *name)
 
 int adv_attack_method_targeted(adv_attack_method m) { return m == ADV_CW || m == ADV_MSCW; }
 
+int adv_attack_target_parse(const adv_model *m, const char *text, int allow_none)
+{
+    if (!text) return ADV_TARGET_INVALID;
+    if (!strcasecmp(text, "random")) return ADV_TARGET_RANDOM;
+    if (allow_none && !strcasecmp(text, "none")) return ADV_TARGET_NONE;
+    int k = adv_model_class_index(m, text);
+    return k >= 0 ? k : ADV_TARGET_INVALID;
+}
+
+int adv_is_silent(const float *x, long n)
+{
+    double energy = 0;
+    for (long i = 0; i < n; i++) energy += (double)x[i] * x[i];
+    return n <= 0 || sqrt(energy / (double)n) < ADV_SILENCE_RMS;
+}
+
 const char *adv_attack_status_name(adv_attack_status s)
 {
     switch (s) {
@@ -383,10 +399,8 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
     r->before_confidence = r->after_confidence = s.probs[s.pred];
     r->snr_db = INFINITY;
 
-    double energy = 0;
     long lo, hi;
-    for (long i = 0; i < n; i++) energy += (double)ws->mono_clean[i] * ws->mono_clean[i];
-    int silent = sqrt(energy / (double)n) < ADV_SILENCE_RMS;
+    const int silent = adv_is_silent(ws->mono_clean, n);
 
     s.label = s.pred;
     if (s.targeted) {

@@ -176,11 +176,9 @@ int adv_exp_table1_settings(const adv_model *m, adv_exp_setting out[ADV_EXP_TABL
         adv_preset_apply(&pr, &s->params);
         if (adv_attack_method_targeted(pr.method)) {
             s->params.target = ADV_TARGET_RANDOM;
-            if ((pr.has & ADV_PRESET_HAS_TARGET) && strcasecmp(pr.target, "random") != 0) {
-                char *end;
-                long k = strtol(pr.target, &end, 10);
-                s->params.target = *pr.target && !*end ? (int)k : adv_model_class_index(m, pr.target);
-                if (s->params.target < 0 || s->params.target >= ADV_N_CLASSES)
+            if (pr.has & ADV_PRESET_HAS_TARGET) {
+                s->params.target = adv_attack_target_parse(m, pr.target, 0);
+                if (s->params.target == ADV_TARGET_INVALID)
                     return adv_fail("%s: unknown target class '%s'", pr.path, pr.target);
             }
         } else {

@@ -179,7 +179,7 @@ adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_li
     size_t in_bytes = (size_t)(e->L + e->N + 2 * CHUNK + R) * (sizeof(float) * C + sizeof(block_hdr));
     ok = ok && (e->in_ring = adv_ring_create(in_bytes)) && (e->pert_ring = adv_ring_create(32 * sizeof(pert_msg))) &&
          (e->free_ring = adv_ring_create(4 * (size_t)e->n_slots * sizeof(int))) && (e->ev_audio = adv_ring_create(64 * sizeof(adv_live_event))) &&
-         (e->ev_clf = adv_ring_create(64 * sizeof(adv_live_event)));
+         (e->ev_clf = adv_ring_create((cfg->spectrum ? 256 : 64) * sizeof(adv_live_event)));
     if (cfg->classify)
         ok = ok && (e->mon_ring = adv_ring_create((size_t)(2 * R + e->hop + CHUNK) * 2 * sizeof(float))) &&
              (e->win[0] = zalloc((size_t)e->W)) && (e->win[1] = zalloc((size_t)e->W)) && (e->lin = zalloc((size_t)e->W)) &&
