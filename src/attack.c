@@ -40,6 +40,22 @@ int adv_attack_method_parse(const char *name)
 
 int adv_attack_method_targeted(adv_attack_method m) { return m == ADV_CW || m == ADV_MSCW; }
 
+int adv_attack_target_parse(const adv_model *m, const char *text, int allow_none)
+{
+    if (!text) return ADV_TARGET_INVALID;
+    if (!strcasecmp(text, "random")) return ADV_TARGET_RANDOM;
+    if (allow_none && !strcasecmp(text, "none")) return ADV_TARGET_NONE;
+    int k = adv_model_class_index(m, text);
+    return k >= 0 ? k : ADV_TARGET_INVALID;
+}
+
+int adv_is_silent(const float *x, long n)
+{
+    double energy = 0;
+    for (long i = 0; i < n; i++) energy += (double)x[i] * x[i];
+    return n <= 0 || sqrt(energy / (double)n) < ADV_SILENCE_RMS;
+}
+
 const char *adv_attack_status_name(adv_attack_status s)
 {
     switch (s) {
@@ -261,7 +277,7 @@ static void check(run_state *s)
 {
     adv_attack_ws *ws = s->ws;
     adv_classifier_forward(ws->clf, ws->mono_heard, s->logits);
-    adv_softmax(ADV_N_CLASSES, s->logits, s->probs);
+    adv_classifier_probs(ws->clf, s->logits, s->probs);
     s->pred = argmax(s->probs);
     s->snr = adv_snr_db(ws->mono_clean, ws->mono_heard, ws->frames);
 }
@@ -377,16 +393,14 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
 
     /* the original prediction, on the input as given */
     adv_classifier_forward(ws->clf, ws->mono_clean, s.logits);
-    adv_softmax(ADV_N_CLASSES, s.logits, s.probs);
+    adv_classifier_probs(ws->clf, s.logits, s.probs);
     s.pred = argmax(s.probs);
     r->before_class = r->after_class = s.pred;
     r->before_confidence = r->after_confidence = s.probs[s.pred];
     r->snr_db = INFINITY;
 
-    double energy = 0;
     long lo, hi;
-    for (long i = 0; i < n; i++) energy += (double)ws->mono_clean[i] * ws->mono_clean[i];
-    int silent = sqrt(energy / (double)n) < ADV_SILENCE_RMS;
+    const int silent = adv_is_silent(ws->mono_clean, n);
 
     s.label = s.pred;
     if (s.targeted) {

@@ -67,7 +67,7 @@ int adv_dataset_add(adv_dataset *ds, const char *fname, int label, adv_split spl
 char *adv_dataset_audio_path(const adv_dataset *ds, long i)
 {
     char *p = NULL;
-    if (asprintf(&p, "%s/audio/%s", ds->dir ? ds->dir : ".", ds->entries[i].fname) < 0) return NULL;
+    if (asprintf(&p, "%s%s/%s", ds->dir ? ds->dir : ".", ds->flat ? "" : "/audio", ds->entries[i].fname) < 0) return NULL;
     return p;
 }
 
@@ -206,10 +206,13 @@ int adv_dataset_read_csv(FILE *f, const char *csv_path, const char *audio_dir, a
         adv_fail("%s: empty file (expected header \"fname,label,split\")", csv_path);
         goto done;
     }
-    if (strcmp(line, "fname,label,split") != 0 && strcmp(line, "\xEF\xBB\xBF" "fname,label,split") != 0) {
-        adv_fail("%s:1: bad header \"%.60s\" (expected \"fname,label,split\")", csv_path, line);
+    const char *hdr = strncmp(line, "\xEF\xBB\xBF", 3) == 0 ? line + 3 : line;
+    int ncol = strcmp(hdr, "fname,label,split") == 0 ? 3 : strcmp(hdr, "fname,label") == 0 ? 2 : 0;
+    if (!ncol) {
+        adv_fail("%s:1: bad header \"%.60s\" (expected \"fname,label,split\" or \"fname,label\")", csv_path, line);
         goto done;
     }
+    ds->flat = ncol == 2;
     long len;
     int blank_at = 0;
     while ((len = read_line(f, &line, &cap)) >= 0) {
@@ -222,8 +225,8 @@ int adv_dataset_read_csv(FILE *f, const char *csv_path, const char *audio_dir, a
         char *fld[3];
         int nf = split_csv(line, fld, 3);
         if (nf < 0) { adv_fail("%s:%ld: malformed quoting", csv_path, lineno); goto done; }
-        if (nf != 3) {
-            adv_fail("%s:%ld: %d columns, expected 3 (fname,label,split)", csv_path, lineno, nf);
+        if (nf != ncol) {
+            adv_fail("%s:%ld: %d columns, expected %s", csv_path, lineno, nf, ncol == 3 ? "3 (fname,label,split)" : "2 (fname,label)");
             goto done;
         }
         if (!valid_fname(fld[0])) {
@@ -231,12 +234,14 @@ int adv_dataset_read_csv(FILE *f, const char *csv_path, const char *audio_dir, a
             goto done;
         }
         int label = adv_class_index(fld[1]);
+        if (label < 0 && ncol == 2) label = adv_fsd_class_index(fld[1]);   /* FSDKaggle2019 spelling */
         if (label < 0) {
             adv_fail("%s:%ld: unknown label \"%.60s\"", csv_path, lineno, fld[1]);
             goto done;
         }
         adv_split split;
-        if (strcmp(fld[2], "train") == 0) split = ADV_SPLIT_TRAIN;
+        if (ncol == 2) split = ADV_SPLIT_VALID;
+        else if (strcmp(fld[2], "train") == 0) split = ADV_SPLIT_TRAIN;
         else if (strcmp(fld[2], "valid") == 0) split = ADV_SPLIT_VALID;
         else {
             adv_fail("%s:%ld: unknown split \"%.60s\" (expected train or valid)", csv_path, lineno, fld[2]);
@@ -273,10 +278,23 @@ done:
     return rc;
 }
 
+/* 1 if the file's first line is the two-column header of a flat folder (audio beside it). */
+static int flat_header(const char *csv)
+{
+    FILE *f = fopen(csv, "r");
+    char line[64] = "";
+    if (!f) return 0;
+    if (!fgets(line, sizeof line, f)) line[0] = 0;
+    fclose(f);
+    const char *h = strncmp(line, "\xEF\xBB\xBF", 3) == 0 ? line + 3 : line;
+    return strcmp(h, "fname,label\n") == 0 || strcmp(h, "fname,label\r\n") == 0 || strcmp(h, "fname,label") == 0;
+}
+
 int adv_dataset_load(const char *dir, adv_dataset *ds)
 {
     char *csv = NULL, *audio = NULL;
-    if (asprintf(&csv, "%s/labels.csv", dir) < 0 || asprintf(&audio, "%s/audio", dir) < 0) {
+    if (asprintf(&csv, "%s/labels.csv", dir) < 0) return adv_fail("out of memory");
+    if ((flat_header(csv) ? asprintf(&audio, "%s", dir) : asprintf(&audio, "%s/audio", dir)) < 0) {
         free(csv);
         return adv_fail("out of memory");
     }

@@ -176,11 +176,9 @@ int adv_exp_table1_settings(const adv_model *m, adv_exp_setting out[ADV_EXP_TABL
         adv_preset_apply(&pr, &s->params);
         if (adv_attack_method_targeted(pr.method)) {
             s->params.target = ADV_TARGET_RANDOM;
-            if ((pr.has & ADV_PRESET_HAS_TARGET) && strcasecmp(pr.target, "random") != 0) {
-                char *end;
-                long k = strtol(pr.target, &end, 10);
-                s->params.target = *pr.target && !*end ? (int)k : adv_model_class_index(m, pr.target);
-                if (s->params.target < 0 || s->params.target >= ADV_N_CLASSES)
+            if (pr.has & ADV_PRESET_HAS_TARGET) {
+                s->params.target = adv_attack_target_parse(m, pr.target, 0);
+                if (s->params.target == ADV_TARGET_INVALID)
                     return adv_fail("%s: unknown target class '%s'", pr.path, pr.target);
             }
         } else {
@@ -425,7 +423,7 @@ static void *worker(void *arg)
         float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
         if (e->phase == 0) {
             adv_classifier_forward(clf, mono, logits);
-            adv_softmax(ADV_N_CLASSES, logits, probs);
+            adv_classifier_probs(clf, logits, probs);
             e->clean_pred[c] = argmax12(probs);
             e->clean_conf[c] = probs[e->clean_pred[c]];
             engine_tick(e, cs->name[c]);
@@ -483,7 +481,7 @@ static void *worker(void *arg)
                     cr->snr_db = INFINITY;
                 } else {
                     adv_classifier_forward(clf, noisy, logits);
-                    adv_softmax(ADV_N_CLASSES, logits, probs);
+                    adv_classifier_probs(clf, logits, probs);
                     cr->status = ADV_ATTACK_OK;
                     cr->after_class = argmax12(probs);
                     cr->after_confidence = probs[cr->after_class];
@@ -648,11 +646,8 @@ static int write_histogram(const double *v, long n, const char *title, const cha
         if (++counts[b] > cmax) cmax = counts[b];
     }
 
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_surface_t *s;
+    cairo_t *cr = adv_plot_begin(W, H, &s);
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_set_font_size(cr, 15);
     cairo_move_to(cr, 10, 24);

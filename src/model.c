@@ -19,10 +19,12 @@ const char *const adv_default_classes[ADV_N_CLASSES] = {
     "glockenspiel", "gong", "harmonica", "hi-hat", "male_singing", "marimba_and_xylophone",
 };
 
-/* cin, cout, k, stride, pad of conv1..conv8; bn i follows conv i (i < 7). */
-static const int conv_spec[ADV_N_CONV][5] = {
-    {1, 64, 5, 2, 2},    {64, 64, 3, 1, 1},   {64, 128, 3, 1, 1},  {128, 128, 3, 1, 1},
-    {128, 256, 3, 1, 1}, {256, 256, 3, 1, 1}, {256, 512, 1, 1, 0}, {512, 12, 1, 1, 0},
+/*  cin  cout  k  stride pad  bn  pool    dropout */
+const adv_layer adv_layers[ADV_N_CONV] = {
+    {1, 64, 5, 2, 2, 1, 0, 0, 0.0f},      {64, 64, 3, 1, 1, 1, 2, 2, 0.3f},
+    {64, 128, 3, 1, 1, 1, 0, 0, 0.0f},    {128, 128, 3, 1, 1, 1, 2, 3, 0.3f},
+    {128, 256, 3, 1, 1, 1, 0, 0, 0.0f},   {256, 256, 3, 1, 1, 1, 2, 3, 0.3f},
+    {256, 512, 1, 1, 0, 1, 0, 0, 0.5f},   {512, ADV_N_CLASSES, 1, 1, 0, 0, 0, 0, 0.0f},
 };
 
 #define SAMPLE_RATE_STR "16000"
@@ -63,17 +65,18 @@ static void model_dims(adv_model *m)
 {
     size_t n = 0;
     for (int i = 0; i < ADV_N_CONV; i++) {
+        const adv_layer *l = &adv_layers[i];
         adv_conv *c = &m->conv[i];
-        c->cin = conv_spec[i][0];
-        c->cout = conv_spec[i][1];
-        c->k = conv_spec[i][2];
-        c->stride = conv_spec[i][3];
-        c->pad = conv_spec[i][4];
+        c->cin = l->cin;
+        c->cout = l->cout;
+        c->k = l->k;
+        c->stride = l->stride;
+        c->pad = l->pad;
         n += conv_wcount(c) + (size_t)c->cout;
-    }
-    for (int i = 0; i < ADV_N_BN; i++) {
-        m->bn[i].c = conv_spec[i][1];
-        n += 2 * (size_t)m->bn[i].c;
+        if (l->bn) {
+            m->bn[i].c = l->cout;
+            n += 2 * (size_t)l->cout;
+        }
     }
     m->n_params = n;
 }
@@ -280,7 +283,7 @@ static void tensor_table(adv_model *m, tensor_slot t[N_SLOTS])
         s->positive = 0;
         snprintf(name, sizeof name, "conv%d.bias", i + 1);
         slot_vec(&t[n++], name, c->cout, c->b);
-        if (i >= ADV_N_BN) continue;
+        if (!adv_layers[i].bn) continue;
         adv_bn *b = &m->bn[i];
         snprintf(name, sizeof name, "bn%d.weight", i + 1);
         slot_vec(&t[n++], name, b->c, b->gamma);

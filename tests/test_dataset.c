@@ -89,7 +89,8 @@ static void test_render(void)
             CHECK(au.frames >= 4800 && au.frames <= 1.5 * 16000 + 1, "%s: %ld frames", pa, au.frames);
             float p = 0;
             for (long k = 0; k < au.frames; k++) p = fmaxf(p, fabsf(au.samples[k]));
-            CHECK(p > 0.028f && p < 0.75f, "%s: peak %g outside -31..-2.5 dBFS", pa, p);
+            /* -30..-1 dBFS, or clipped at full scale (12 %); a codec may move the peak a little */
+            CHECK(p > 0.028f && p <= 1.0f, "%s: peak %g outside -31..0 dBFS", pa, p);
             adv_audio_free(&au);
         } else {
             CHECK(0, "%s", adv_error());
@@ -137,7 +138,8 @@ static void test_bad_labels(void)
     write_text(path, "");
     static const struct { const char *csv, *expect; } cases[] = {
         {"", "empty file"},
-        {"fname,label\na.wav,gong\n", ":1: bad header"},
+        {"fname,labels,split\na.wav,gong\n", ":1: bad header"},
+        {"fname,label\na.wav,gong,train\n", ":2: 3 columns, expected 2"},
         {"fname,label,split\na.wav,gong\n", ":2: 2 columns"},
         {"fname,label,split\na.wav,gong,train,x\n", ":2: 4 columns"},
         {"fname,label,split\na.wav,gong,train\nb.wav,piano,train\n", ":3: unknown label \"piano\""},

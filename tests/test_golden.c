@@ -169,8 +169,17 @@ int main(void)
     CHECK(m != NULL, "golden model loads: %s", adv_error());
     if (!m) return tu_finish("test_golden");
     const char *cases[] = {"short", "odd", "tiny", "stereo441", "clip116"};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(m, cases[i]);
-    check_train_batch(m);
+    /* the 3x3 layers as Winograd F(2x2,3x3) (default), then all as im2col + sgemm */
+    for (int winograd = 1; winograd >= 0; winograd--) {
+        printf("%s convolutions:\n", winograd ? "Winograd" : "im2col");
+        adv_conv_set_winograd(winograd);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(m, cases[i]);
+        check_train_batch(m);
+        adv_model_free(m);
+        m = adv_model_load("golden/model.safetensors");   /* the training step moved its statistics */
+        if (!m) break;
+    }
+    adv_conv_set_winograd(1);
     adv_model_free(m);
     return tu_finish("test_golden");
 }

@@ -130,7 +130,7 @@ static void check_live(void)
         {"[attack]\nmethod = cw\nlr = 1.5\n", "lr"},
         {"[attack]\nmethod = cw\nalpha = 2e6\n", "alpha"},
         {"[attack]\nmethod = cw\nmax_iter = 2000000\n", "max_iter"},
-        {"[attack]\nmethod = cw\ntarget = banjo\n", "unknown target class"},
+        {"[attack]\nmethod = cw\ntarget = banjo\n", "target: unknown class \"banjo\""},
         {"[attack]\nmethod = pgdn\n", "not a live method"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

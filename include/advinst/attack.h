@@ -36,6 +36,16 @@ int adv_attack_method_targeted(adv_attack_method m);
 
 #define ADV_TARGET_NONE (-1)     /* untargeted methods */
 #define ADV_TARGET_RANDOM (-2)   /* seeded draw among the classes other than the original prediction */
+#define ADV_TARGET_INVALID (-3)  /* adv_attack_target_parse: not a target */
+
+/* A target as people write it (options, presets, OSC, the web view): a class name or index
+ * (adv_model_class_index), "random" (ADV_TARGET_RANDOM) or, when allow_none, "none"
+ * (ADV_TARGET_NONE); case-insensitive. ADV_TARGET_INVALID for anything else. The only parser of
+ * targets. */
+int adv_attack_target_parse(const adv_model *m, const char *text, int allow_none);
+
+/* 1 if the RMS of x[n] is below ADV_SILENCE_RMS (n > 0; the live readouts say "silent" then). */
+int adv_is_silent(const float *x, long n);
 
 typedef struct {
     long iteration;          /* 1-based: updates done so far */

@@ -40,13 +40,17 @@ typedef struct {
 typedef struct {
     char *dir;                    /* the data set directory (copy of what was loaded), may be NULL */
     adv_dataset_entry *entries;   /* in labels.csv order */
+    int flat;                     /* labels.csv was "fname,label": audio beside it, every clip "valid" */
     long count;
     long capacity;
 } adv_dataset;
 
 /* Reads DIR/labels.csv and checks it strictly: header, 3 columns per row, known label and split,
  * no duplicate or unsafe fname (no '/'), every DIR/audio/<fname> exists and is non-empty, at least
- * one row. On failure returns -1 with adv_error() naming the file and line, ds left empty. */
+ * one row. On failure returns -1 with adv_error() naming the file and line, ds left empty.
+ * A folder of recordings to evaluate may instead have a two-column "fname,label" labels.csv with
+ * the audio files beside it (labels in this project's or FSDKaggle2019's spelling); its clips are
+ * all in the "valid" split and ds->flat is set. */
 int adv_dataset_load(const char *dir, adv_dataset *ds);
 
 /* Same checks on a labels.csv at any path, audio looked up in audio_dir (NULL: don't check files). */

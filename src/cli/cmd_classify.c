@@ -1,5 +1,6 @@
 /* advinst classify: prediction and confidence per audio file. */
 #include "cli.h"
+#include "advinst/calibration.h"
 #include "advinst/classifier.h"
 #include "advinst/error.h"
 #include <cjson/cJSON.h>
@@ -76,7 +77,7 @@ int cmd_classify(int argc, char **argv)
             status = ADV_EXIT_INPUT;
             continue;
         }
-        adv_softmax(ADV_N_CLASSES, logits, probs);
+        adv_model_probs(m, logits, probs);
         int best = 0;
         for (int k = 1; k < ADV_N_CLASSES; k++) if (probs[k] > probs[best]) best = k;
         if (json) print_json(m, argv[i], logits, probs, best);

@@ -347,9 +347,7 @@ int cmd_render(int argc, char **argv)
     adv_model *model = adv_model_load(model_path);
     if (!model) return cli_error(CMD, ADV_EXIT_INPUT, "%s", adv_error());
     if (targeted) {
-        if (!strcasecmp(target_name, "random")) {
-            params.target = ADV_TARGET_RANDOM;
-        } else if ((params.target = adv_model_class_index(model, target_name)) < 0) {
+        if ((params.target = adv_attack_target_parse(model, target_name, 0)) == ADV_TARGET_INVALID) {
             char classes[1024];
             cli_error(CMD, ADV_EXIT_USAGE, "unknown class '%s' (valid: %s, an index 0..%d, or random)", target_name,
                       class_list(model, classes, sizeof classes), ADV_N_CLASSES - 1);
