@@ -86,7 +86,8 @@ typedef struct {
     double classify_hz;      /* re-classifications per second of input and output */
     double ramp_ms;          /* raised-cosine fade where the perturbation starts or stops (bypass, misses) */
     int classify;            /* run the classifier worker (probability events) */
-    int attack_threads;      /* OpenMP threads of the attack worker (the classifier uses 1) */
+    int attack_threads;      /* OpenMP threads of the attack worker (the classifier uses 1); in
+                                synchronous mode, set on the thread calling adv_live_process */
     int workers_keep_priority;   /* 1: the workers keep the creating thread's priority instead of
                                     yielding to the audio threads (nice 19 and 10); for tests that
                                     wait for them on a busy machine */
