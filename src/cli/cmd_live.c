@@ -60,7 +60,10 @@ static void help(void)
            "      --window-seconds S   classifier window (default 3.7 = 116 frames at 16 kHz)\n"
            "      --classify-hz F      classifications per second of input and output (default 10)\n"
            "      --ramp-ms F          fade where the perturbation starts or stops (default 10)\n"
-           "      --threads N          attack threads (default: processors - 1)\n"
+           "      --threads N          attack threads (default: processors)\n"
+           "      --synchronous N      run the attack inside the audio callback at N iterations per\n"
+           "                           second of audio: deterministic, for offline or freewheeling\n"
+           "                           use; not real-time safe\n"
            "OSC:\n"
            "      --osc-port N         UDP port (default 9000; 0: any free port)\n"
            "      --osc-feedback H:P   send feedback to host H, port P from the start\n"
@@ -82,7 +85,7 @@ static void help(void)
 enum {
     OPT_RANDOM_MODEL = 256, OPT_CONNECT_IN, OPT_CONNECT_OUT, OPT_RECONNECT, OPT_METHOD, OPT_STEP, OPT_ALPHA, OPT_EPS,
     OPT_ITER, OPT_BYPASS, OPT_SEGMENT, OPT_BATCH, OPT_WINDOW, OPT_HZ, OPT_RAMP, OPT_THREADS, OPT_OSC_PORT,
-    OPT_OSC_FEEDBACK, OPT_LIST_OSC, OPT_LOOP, OPT_CONFIDENCE
+    OPT_OSC_FEEDBACK, OPT_LIST_OSC, OPT_LOOP, OPT_CONFIDENCE, OPT_SYNCHRONOUS
 };
 
 /* The input file at the server's rate with `channels` channels (mono mix or duplicated). */
@@ -272,7 +275,8 @@ int cmd_live(int argc, char **argv)
         {"latency", required_argument, 0, 'l'}, {"segment-seconds", required_argument, 0, OPT_SEGMENT},
         {"batch", required_argument, 0, OPT_BATCH}, {"window-seconds", required_argument, 0, OPT_WINDOW},
         {"classify-hz", required_argument, 0, OPT_HZ}, {"ramp-ms", required_argument, 0, OPT_RAMP},
-        {"threads", required_argument, 0, OPT_THREADS}, {"osc-port", required_argument, 0, OPT_OSC_PORT},
+        {"threads", required_argument, 0, OPT_THREADS}, {"synchronous", required_argument, 0, OPT_SYNCHRONOUS},
+        {"osc-port", required_argument, 0, OPT_OSC_PORT},
         {"osc-feedback", required_argument, 0, OPT_OSC_FEEDBACK}, {"list-osc", no_argument, 0, OPT_LIST_OSC},
         {"input-file", required_argument, 0, 'i'}, {"loop", no_argument, 0, OPT_LOOP},
         {"record", required_argument, 0, 'r'}, {"duration", required_argument, 0, 'd'},
@@ -350,6 +354,12 @@ int cmd_live(int argc, char **argv)
             if (cli_parse_long(optarg, &lv) != 0 || lv < 1 || lv > 256)
                 return cli_error("live", ADV_EXIT_USAGE, "--threads must be in 1..256");
             cfg.attack_threads = (int)lv;
+            break;
+        case OPT_SYNCHRONOUS:
+            if (cli_parse_float(optarg, &v) != 0 || !(v > 0 && v <= 1e5))
+                return cli_error("live", ADV_EXIT_USAGE, "--synchronous takes iterations per second of audio in (0, 100000]");
+            cfg.synchronous = 1;
+            cfg.sync_iterations = v;
             break;
         case OPT_OSC_PORT:
             if (cli_parse_long(optarg, &lv) != 0 || lv < 0 || lv > 65535)
@@ -508,6 +518,9 @@ int cmd_live(int argc, char **argv)
                "frames; OSC on UDP port %d (receive buffer %d kB)\n",
                name, rate, adv_jack_buffer_size(j), channels, channels > 1 ? "s" : "", L, (double)L / rate,
                adv_live_segment_frames(engine), adv_osc_port(osc), adv_osc_receive_buffer(osc) / 1024);
+        if (cfg.synchronous)
+            printf("advinst live: synchronous: the attack runs in the audio callback, %g iterations per second of audio "
+                   "(not real-time safe)\n", cfg.sync_iterations);
         if (!locked) printf("advinst live: note: memory is not locked (RLIMIT_MEMLOCK limited, no CAP_IPC_LOCK): only the "
                             "real-time buffers are, as far as the limit allows\n");
         print_settings(m, adv_osc_settings(osc));
