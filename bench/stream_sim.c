@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 {
     adv_blas_prefer_fast_kernels(argv);
     const char *model_path = NULL, *target_name = "accordion", *method = "cw";
-    double eps = 0.01, alpha = 1, lr = 3e-4, margin = 0.2, ips = 30, rate_out = 48000;
+    double eps = 0.01, alpha = 1, lr = 3e-4, margin = 0.2, ips = 30, rate_out = 48000, bound = 0;
     int loops = 2, threads = 2;
     adv_stream_config cfg;
     adv_stream_config_default(&cfg, 48000, 1);
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
                                          {"probe", 1, 0, 'P'},   {"window-loss", 0, 0, 'W'},
                                          {"pick", 1, 0, 'k'},    {"lr-decay", 1, 0, 'D'},
                                          {"init-lag", 1, 0, 'I'}, {"init-gain", 1, 0, 'G'},
-                                         {"opt-window", 1, 0, 'O'},
+                                         {"opt-window", 1, 0, 'O'}, {"adapt", 1, 0, 'A'}, {"bound", 1, 0, 'B'}, {"lse", 1, 0, 'X'}, {"update", 1, 0, 'U'},
                                          {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -70,11 +70,15 @@ int main(int argc, char **argv)
         case 'T': threads = atoi(optarg); break;
         case 'P': cfg.probe_seconds = atof(optarg); break;
         case 'W': cfg.window_loss = 1; break;
+        case 'X': cfg.window_loss = 2; cfg.lse_tau = atof(optarg); break;
         case 'k': cfg.pick = atoi(optarg); break;
         case 'D': cfg.lr_decay = atof(optarg); break;
         case 'I': cfg.init_lag_seconds = atof(optarg); break;
         case 'G': cfg.init_gain = atof(optarg); break;
         case 'O': cfg.window_seconds = atof(optarg); break;
+        case 'A': cfg.adapt = atof(optarg); break;
+        case 'B': bound = atof(optarg); break;
+        case 'U': cfg.update = atoi(optarg); break;
         default: return 2;
         }
     }
@@ -105,10 +109,10 @@ int main(int argc, char **argv)
     adv_stream *s = adv_stream_create(m, &cfg);
     if (!s) return die("stream");
     adv_stream_params p = {!strcmp(method, "mscw") ? ADV_MSCW : ADV_CW, target, (float)eps, (float)alpha, (float)lr,
-                           (float)margin};
+                           (float)margin, (float)bound};
     const long period = 256, S = adv_stream_segment_frames(s);
     float *pert = malloc(sizeof(float) * (size_t)S);
-    double credit = 0, t0 = now();
+    double credit = 0, t0 = now(), cpu0 = (double)clock() / CLOCKS_PER_SEC;
     long iters = 0, segs = 0, seg_ok = 0, windows = 0, hits = 0;
     int64_t written = 0;
     for (long t = 0; t < n || written < n;) {
@@ -152,7 +156,7 @@ int main(int argc, char **argv)
             }
         }
     }
-    double secs = now() - t0;
+    double secs = now() - t0, cpu = (double)clock() / CLOCKS_PER_SEC - cpu0;
 
     /* the listener */
     const long W = lround(3.7 * R), hop = R / 10;
@@ -180,13 +184,13 @@ int main(int argc, char **argv)
                     lw[k].cls >= 0 ? m->classes[lw[k].cls] : "silent", lw[k].cls >= 0 ? lw[k].probs[lw[k].cls] : 0,
                     lw[k].probs[target]);
     printf("{\"input\": \"%s\", \"method\": \"%s\", \"target\": \"%s\", \"rate\": %d, \"eps\": %g, \"alpha\": %g, "
-           "\"lr\": %g, \"lr_decay\": %g, \"init_lag\": %g, \"init_gain\": %g, \"opt_window\": %g, \"window_loss\": %d, \"pick\": %d, \"margin\": %g, \"horizon\": %g, \"segment\": %g, \"batch\": %d, \"ips\": %g, "
+           "\"lr\": %g, \"lr_decay\": %g, \"init_lag\": %g, \"init_gain\": %g, \"opt_window\": %g, \"adapt\": %g, \"update\": %d, \"window_loss\": %d, \"pick\": %d, \"margin\": %g, \"bound_db\": %g, \"horizon\": %g, \"segment\": %g, \"batch\": %d, \"ips\": %g, "
            "\"windows\": %ld, \"hit_rate\": %.4f, \"input_not_target\": %.4f, \"snr_db\": %.2f, \"iterations\": %ld, "
-           "\"segments\": %ld, \"segments_ok\": %ld, \"engine_window_hits\": %.4f, \"seconds\": %.1f, "
+           "\"segments\": %ld, \"segments_ok\": %ld, \"engine_window_hits\": %.4f, \"seconds\": %.1f, \"cpu_seconds\": %.1f, \"cpu_ms_per_iteration\": %.1f, "
            "\"audio_seconds\": %.1f}\n",
-           argv[optind], method, target_name, R, eps, alpha, lr, cfg.lr_decay, cfg.init_lag_seconds, cfg.init_gain, cfg.window_seconds, cfg.window_loss, cfg.pick, margin, cfg.horizon_seconds, cfg.segment_seconds,
+           argv[optind], method, target_name, R, eps, alpha, lr, cfg.lr_decay, cfg.init_lag_seconds, cfg.init_gain, cfg.window_seconds, cfg.adapt, cfg.update, cfg.window_loss, cfg.pick, margin, bound, cfg.horizon_seconds, cfg.segment_seconds,
            cfg.batch, ips, judged, judged ? (double)on / judged : 0, judged ? (double)in_orig / judged : 0,
-           10 * log10(sx / (sd > 0 ? sd : 1e-30)), iters, segs, seg_ok, windows ? (double)hits / windows : 0, secs,
+           10 * log10(sx / (sd > 0 ? sd : 1e-30)), iters, segs, seg_ok, windows ? (double)hits / windows : 0, secs, cpu, iters ? 1000 * cpu / iters : 0,
            (double)n / R);
     if (optind + 1 < argc) {
         adv_audio out = {y, n, 1, R, 0};

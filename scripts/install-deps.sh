@@ -9,6 +9,10 @@ pkgs=(build-essential cmake pkg-config libfftw3-dev libopenblas-dev libsndfile1-
       libjack-jackd2-dev jackd2 liblo-dev liblo-tools libcjson-dev libinih-dev libcairo2-dev
       libfluidsynth-dev timgm6mb-soundfont)
 pkgs+=(valgrind)   # the memcheck test (scripts/valgrind.sh)
+# the LV2 plugin (lv2-dev) and its tests: lv2_validate (lv2-dev) with sord_validate (sordi),
+# lv2apply and lv2info (lilv-utils), the lilv test host (liblilv-dev), jalv as a live host; the
+# CLAP plugin's headers (dpf-source carries them)
+pkgs+=(lv2-dev sordi lilv-utils liblilv-dev jalv dpf-source)
 for arg in "$@"; do
   case "$arg" in
     --full) pkgs+=(fluid-soundfont-gm musescore-general-soundfont hydrogen-drumkits espeak-ng) ;;

@@ -530,13 +530,16 @@ const char *adv_default_model_path(void)
     static _Thread_local char path[PATH_MAX];
     const char *env = getenv("ADVINST_MODEL");
     if (env && *env) return env;
+    /* an installed program uses its installed model, a build tree the source tree's */
+    char candidate[PATH_MAX + 64];
+    if (adv_installed_path("models/default.safetensors", candidate, sizeof candidate) == 0 &&
+        access(candidate, R_OK) == 0) {
+        if (!realpath(candidate, path)) snprintf(path, sizeof path, "%.*s", PATH_MAX - 1, candidate);
+        return path;
+    }
 #ifdef ADVINST_SOURCE_DIR
     snprintf(path, sizeof path, "%s", ADVINST_SOURCE_DIR "/models/default.safetensors");
     if (access(path, R_OK) == 0) return path;
 #endif
-    char candidate[PATH_MAX + 64];
-    if (adv_installed_path("models/default.safetensors", candidate, sizeof candidate) != 0) return NULL;
-    if (access(candidate, R_OK) != 0) return NULL;
-    if (!realpath(candidate, path)) snprintf(path, sizeof path, "%.*s", PATH_MAX - 1, candidate);
-    return path;
+    return NULL;
 }

@@ -205,6 +205,10 @@ void adv_resampler_forward(const adv_resampler *r, const float *x, float *y)
 
 void adv_resampler_backward(const adv_resampler *r, const float *gy, float *gx)
 {
+    if (r->rate_in == r->rate_out) {   /* the identity: a copy (adding to 0 would turn -0 into +0) */
+        if (r->n_in) memcpy(gx, gy, (size_t)r->n_in * sizeof *gx);
+        return;
+    }
     if (r->n_in) memset(gx, 0, (size_t)r->n_in * sizeof *gx);
     adv_resampler_backward_range_add(r, gy, gx, 0, r->n_out);
 }

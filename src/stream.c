@@ -29,6 +29,7 @@ typedef struct {
     int64_t end16;             /* window end, 16 kHz stream time (key); INT64_MIN: empty */
     float margin;              /* target minus runner-up probability at the last check */
     float ptarget;
+    float mult;                /* its cross-entropy weight relative to alpha (adapted, see adapt) */
     int cls;                   /* the class heard at the last check, and its probability */
     float pcls;
     int checked;               /* evaluated since the target was set */
@@ -54,7 +55,10 @@ struct adv_stream {
     float *x;                  /* cap x C input */
     float *xm;                 /* cap, clean mono */
     float *p;                  /* cap, perturbation (committed part frozen) */
-    float *pmask;              /* cap, 1 where |U d16| <= eps */
+    float *pmask;              /* cap, 1 where |U d16| <= the bound */
+    float *bnd, *env;          /* cap: the bound on |p| per frame; the input's short-term energy */
+    long *dq;                  /* cap: sliding-maximum deque */
+    float ratio;               /* the local bound of the last iteration (0: none) */
     float *hm, *pass;          /* cap, heard mono; share of channels not clamped */
     float *gm;                 /* cap */
     float *c16, *h16, *g16;    /* cap16: clean, heard, gradient at 16 kHz */
@@ -110,7 +114,8 @@ static long round_up(long v, long m) { return (v + m - 1) / m * m; }
 void adv_stream_free(adv_stream *s)
 {
     if (!s) return;
-    float *bufs[] = {s->x, s->xm, s->p, s->pmask, s->hm, s->pass, s->gm, s->c16, s->h16, s->g16,
+    free(s->dq);
+    float *bufs[] = {s->x, s->xm, s->p, s->pmask, s->bnd, s->env, s->hm, s->pass, s->gm, s->c16, s->h16, s->g16,
                      s->d16, s->gd16, s->am, s->av, s->gwin, s->pseg};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(s->age);
@@ -167,6 +172,9 @@ adv_stream *adv_stream_create(adv_model *m, const adv_stream_config *cfg)
     s->xm = floats(cap, &ok);
     s->p = floats(cap, &ok);
     s->pmask = floats(cap, &ok);
+    s->bnd = floats(cap, &ok);
+    s->env = floats(cap, &ok);
+    s->dq = calloc(cap, sizeof(long));
     s->hm = floats(cap, &ok);
     s->pass = floats(cap, &ok);
     s->gm = floats(cap, &ok);
@@ -184,7 +192,7 @@ adv_stream *adv_stream_create(adv_model *m, const adv_stream_config *cfg)
     s->probes = calloc((size_t)s->n_probes, sizeof(probe));
     s->n_seg_slots = (int)(s->H / s->S) + 4;
     s->seg_iter = calloc((size_t)s->n_seg_slots, sizeof(long));
-    if (!ok || !s->age || !s->probes || !s->seg_iter) {
+    if (!ok || !s->age || !s->dq || !s->probes || !s->seg_iter) {
         adv_stream_free(s);
         adv_fail("out of memory for a stream attack");
         return NULL;
@@ -293,15 +301,53 @@ int adv_stream_push(adv_stream *s, const float *x, long n)
 /* ---- the perturbation and what is heard ---- */
 
 /* p, pmask, hm and pass over [i0, i1) from d16 (the free part). */
-static void perturb(adv_stream *s, long i0, long i1, float eps)
+/* The local bound as a ratio of amplitudes (0: none). */
+static float local_ratio(const adv_stream_params *p) { return p->bound_db > 0 ? powf(10.0f, -p->bound_db / 20.0f) : 0.0f; }
+
+/* bnd[i] for i in [i0, i1): eps, or, with a local bound, the smaller of eps and `ratio` times the
+ * input's envelope: the largest RMS over 5 ms of the clean mono mix within 100 ms before and 10 ms
+ * after i (a loud sound masks what follows it for about 100 ms and what precedes it for a few ms). */
+static void bounds(adv_stream *s, long i0, long i1, float eps, float ratio)
+{
+    if (!(ratio > 0)) {
+        for (long i = i0; i < i1; i++) s->bnd[i] = eps;
+        return;
+    }
+    const long blk = s->R / 200, back = s->R / 10, ahead = s->R / 100;
+    long a = i0 - back - blk, b = i1 + ahead;
+    if (a < 0) a = 0;
+    if (b > s->cap) b = s->cap;
+    /* e[j] = mean square over the 5 ms ending at j (running sum), then a sliding maximum */
+    double acc = 0;
+    for (long j = a; j < b; j++) {
+        acc += (double)s->xm[j] * s->xm[j];
+        if (j - blk >= a) acc -= (double)s->xm[j - blk] * s->xm[j - blk];
+        s->env[j] = (float)(acc > 0 ? acc / blk : 0);
+    }
+    long head = 0, tail = 0, next = a;   /* deque of indices with decreasing env */
+    for (long i = i0; i < i1; i++) {
+        const long lo = i - back > a ? i - back : a, hi = i + ahead < b ? i + ahead : b - 1;
+        for (; next <= hi; next++) {
+            while (tail > head && s->env[s->dq[tail - 1]] <= s->env[next]) tail--;
+            s->dq[tail++] = next;
+        }
+        while (s->dq[head] < lo) head++;
+        const float bound = ratio * sqrtf(s->env[s->dq[head]]);
+        s->bnd[i] = bound < eps ? bound : eps;
+    }
+}
+
+static void perturb(adv_stream *s, long i0, long i1, float eps, float ratio)
 {
     adv_resampler_forward_range(s->up, s->d16, s->p, i0, i1);
+    bounds(s, i0, i1, eps, ratio);
     const int C = s->C;
     for (long i = i0; i < i1; i++) {
         float v = s->p[i];
+        const float e = s->bnd[i];
         s->pmask[i] = 1.0f;
-        if (v > eps) v = eps, s->pmask[i] = 0;
-        else if (v < -eps) v = -eps, s->pmask[i] = 0;
+        if (v > e) v = e, s->pmask[i] = 0;
+        else if (v < -e) v = -e, s->pmask[i] = 0;
         s->p[i] = v;
         float acc = 0;
         int live = 0;
@@ -337,6 +383,7 @@ static probe *probe_at(adv_stream *s, int64_t end16)
         memset(pr, 0, sizeof *pr);
         pr->end16 = end16;
         pr->margin = -1;
+        pr->mult = 1;
     }
     return pr;
 }
@@ -426,7 +473,30 @@ static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t
     pr->pcls = probs[pr->cls];
     pr->checked = 1;
     double loss = 0;
-    if (s->cfg.window_loss) {
+    if (s->cfg.window_loss == 2) {
+        /* a soft maximum over time (log-sum-exp, temperature lse_tau) in place of the head's max:
+         * the cross-entropy of those logits reaches every step, the near-maximal ones most */
+        if (pr->margin >= p->margin && pr->margin > 0) return 0;
+        const int T = adv_classifier_time_steps(clf);
+        const float tau = s->cfg.lse_tau > 0 ? (float)s->cfg.lse_tau : 1.0f;
+        float sc[ADV_N_CLASSES * MAX_STEPS], gs[ADV_N_CLASSES * MAX_STEPS], z[ADV_N_CLASSES], pz[ADV_N_CLASSES];
+        if (T > MAX_STEPS) return 0;
+        adv_classifier_step_scores(clf, sc);
+        for (int k = 0; k < ADV_N_CLASSES; k++) {
+            float mx = sc[k * T];
+            for (int t = 1; t < T; t++) mx = fmaxf(mx, sc[k * T + t]);
+            double acc = 0;
+            for (int t = 0; t < T; t++) acc += exp((sc[k * T + t] - mx) / tau);
+            z[k] = mx + tau * (float)log(acc);
+        }
+        adv_softmax(ADV_N_CLASSES, z, pz);
+        loss = -weight * log(fmax(pz[p->target], 1e-30));
+        for (int k = 0; k < ADV_N_CLASSES; k++) {
+            const float gz = weight * (pz[k] - (k == p->target ? 1.0f : 0.0f));
+            for (int t = 0; t < T; t++) gs[k * T + t] = gz * expf((sc[k * T + t] - z[k]) / tau);
+        }
+        adv_classifier_backward_steps(clf, gs, s->gwin);
+    } else if (s->cfg.window_loss) {
         if (pr->margin >= p->margin && pr->margin > 0) return 0;
         float g[ADV_N_CLASSES];
         for (int k = 0; k < ADV_N_CLASSES; k++) g[k] = weight * (probs[k] - (k == p->target ? 1.0f : 0.0f));
@@ -460,8 +530,26 @@ static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t
 static void update(adv_stream *s, long k0, long k1, float lr, float eps)
 {
     const float b1 = 0.9f, b2 = 0.999f, tau = (float)s->cfg.lr_decay;
+    if (s->cfg.update == ADV_STREAM_UPDATE_L2) {
+        /* momentum on the raw gradient, the step scaled so that its RMS over the free part is lr:
+         * steepest descent in the L2 geometry the SNR is measured in (sign updates are the L-inf one) */
+        double ss = 0;
+        for (long k = k0; k < k1; k++) {
+            s->am[k] = b1 * s->am[k] + (1 - b1) * s->gd16[k];
+            ss += (double)s->am[k] * s->am[k];
+        }
+        const float scale = ss > 0 ? (float)(lr / sqrt(ss / (double)(k1 - k0))) : 0.0f;
+        for (long k = k0; k < k1; k++) {
+            int32_t t = ++s->age[k];
+            float step = tau > 0 ? scale * tau / (tau + (float)(t - 1)) : scale;
+            float d = s->d16[k] - step * s->am[k];
+            s->d16[k] = d > eps ? eps : (d < -eps ? -eps : d);
+        }
+        return;
+    }
+    const int raw = s->cfg.update == ADV_STREAM_UPDATE_ADAM;
     for (long k = k0; k < k1; k++) {
-        float g = s->gd16[k] > 0 ? 1.0f : (s->gd16[k] < 0 ? -1.0f : 0.0f);
+        float g = raw ? s->gd16[k] : (s->gd16[k] > 0 ? 1.0f : (s->gd16[k] < 0 ? -1.0f : 0.0f));
         int32_t t = ++s->age[k];
         s->am[k] = b1 * s->am[k] + (1 - b1) * g;
         s->av[k] = b2 * s->av[k] + (1 - b2) * g * g;
@@ -487,14 +575,14 @@ double adv_stream_gradient(adv_stream *s, const adv_stream_params *p, const int6
 {
     const long ic = idx(s, s->commit), in = idx(s, s->end);
     const int64_t e16 = end16_valid(s);
-    perturb(s, ic, in, p->eps);
+    perturb(s, ic, in, p->eps, local_ratio(p));
     hear(s, ic);
     memset(s->g16, 0, sizeof(float) * (size_t)s->cap16);
     const float w = p->alpha / (float)n;
     double loss = 0;
     for (int b = 0; b < n; b++) {
         probe *pr = probe_at(s, (ends16[b] + s->P16 / 2) / s->P16 * s->P16);   /* the probe it stands for */
-        loss += window_step(s, s->clf[b], pr, ends16[b], p, w);
+        loss += window_step(s, s->clf[b], pr, ends16[b], p, w * pr->mult);
     }
     if (p->method == ADV_MSCW) {
         /* the multi-scale loss at 16 kHz (the paper's durations) over the free region and some context */
@@ -504,9 +592,12 @@ double adv_stream_gradient(adv_stream *s, const adv_stream_params *p, const int6
                 adv_msloss_set_reference(s->ms, s->c16 + a);
                 s->ms_ref_end = e16;
             }
+            /* the loss is a mean over the span's frames: weighted by span / window, it counts as it
+             * would for a clip of the window's length, so alpha keeps the paper's balance */
+            const float wms = (float)s->ms_n / (float)s->W16;
             float *gms = s->gd16;   /* scratch: gd16 is rebuilt below */
-            loss += adv_msloss_eval(s->ms, s->h16 + a, gms);
-            for (long i = 0; i < s->ms_n; i++) s->g16[a + i] += gms[i];
+            loss += wms * adv_msloss_eval(s->ms, s->h16 + a, gms);
+            for (long i = 0; i < s->ms_n; i++) s->g16[a + i] += wms * gms[i];
         }
     }
     /* back to the perturbation at R, through the clamps, plus C&W's L2 term */
@@ -548,6 +639,7 @@ int adv_stream_iterate(adv_stream *s, const adv_stream_params *p)
         s->target = p->target;
     }
     s->eps = p->eps;
+    s->ratio = local_ratio(p);
     const int64_t c16 = to16(s, s->commit), e16 = end16_valid(s);
     const int B = pick_probes(s, c16, e16, p->margin, s->pick, s->cfg.batch);
     if (B == 0) return 0;
@@ -559,6 +651,17 @@ int adv_stream_iterate(adv_stream *s, const adv_stream_params *p)
     }
     long k0, k1;
     adv_stream_gradient(s, p, ends, B, &k0, &k1);
+    if (s->cfg.adapt > 1) {
+        /* dual ascent on each window's weight: up while it falls short of the margin, down (slower)
+         * once it holds, so the distance term rules wherever the windows are safe */
+        const float up = (float)s->cfg.adapt, down = 1.0f / sqrtf(up);
+        for (int b = 0; b < B; b++) {
+            probe *pr = probe_at(s, (ends[b] + s->P16 / 2) / s->P16 * s->P16);
+            pr->mult *= pr->margin < p->margin ? up : down;
+            if (pr->mult > 100) pr->mult = 100;
+            if (pr->mult < 0.01f) pr->mult = 0.01f;
+        }
+    }
     update(s, k0, k1, p->lr, p->eps);
     s->iterations++;
     return 1;
@@ -612,7 +715,7 @@ int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
     seg->target = s->active ? s->target : ADV_TARGET_NONE;
     seg->iterations = s->iterations - s->seg_iter[(s->commit / s->S) % s->n_seg_slots];
     if (s->active) {
-        perturb(s, i0, i0 + n, s->eps);
+        perturb(s, i0, i0 + n, s->eps, s->ratio);
     } else {
         /* no attack: what was being played fades out over the first 10 ms, then silence */
         long ramp = s->R / 100;

@@ -94,7 +94,7 @@ static void gradient_check(adv_model *m, int rate, int channels, adv_attack_meth
     uint64_t r = 11;
     for (int64_t k = c16 - o16 + 64; k < e16 - o16; k++) d[k] = 0.004f * tu_rand_normal(&r);
     const float alpha = method == ADV_MSCW ? 10.0f : 1.0f;
-    adv_stream_params p = {method, 3, 0.006f, alpha, 1e-3f, 1.0f};   /* eps 0.006: some samples clamped */
+    adv_stream_params p = {method, 3, 0.006f, alpha, 1e-3f, 1.0f, 0};   /* eps 0.006: some samples clamped */
     int64_t ends[2] = {c16 + (e16 - c16) / 3, e16 - 7};
     long g0, g1;
     const double loss = adv_stream_gradient(s, &p, ends, 2, &g0, &g1);
@@ -163,8 +163,9 @@ static void gradient_check(adv_model *m, int rate, int channels, adv_attack_meth
         adv_msloss *ms = adv_msloss_create(ms_n);
         adv_msloss_set_reference(ms, clean + vend - ms_n);
         float *gms = malloc(sizeof(float) * (size_t)ms_n);
-        ref_loss += adv_msloss_eval(ms, h16 + vend - ms_n, gms);
-        for (long i = 0; i < ms_n; i++) g16[vend - ms_n + i] += gms[i];
+        const float wms = (float)ms_n / (float)W16;   /* counted as for a clip of the window's length */
+        ref_loss += wms * adv_msloss_eval(ms, h16 + vend - ms_n, gms);
+        for (long i = 0; i < ms_n; i++) g16[vend - ms_n + i] += wms * gms[i];
         free(gms);
         adv_msloss_free(ms);
     }
@@ -246,7 +247,7 @@ static void attack_check(adv_model *m)
         for (int k = 0; k < ADV_N_CLASSES; k++) fprintf(stderr, "%s %.3f\n", m->classes[k], pr[k]);
         fprintf(stderr, "target %s\n", m->classes[target]);
     }
-    adv_stream_params p = {ADV_CW, target, 0.01f, 100.0f, 1e-3f, 0.2f};
+    adv_stream_params p = {ADV_CW, target, 0.01f, 100.0f, 1e-3f, 0.2f, 0};
     long ok = 0, segs = 0, off = 0, silent_segs = 0;
     float maxabs = 0, after_off = 0, last = 0, jump = 0, edge_jump = 0;
     /* 4 s of tone (attacked for 3 s, then no target), then 2 s of silence */

@@ -51,7 +51,8 @@ void adv_model_free(adv_model *m);
 /* Zeroes the parameter gradients. */
 void adv_model_zero_grad(adv_model *m);
 
-/* Path of the shipped default model, or NULL if not found (ADVINST_MODEL env overrides). */
+/* Path of the shipped default model, or NULL if not found: $ADVINST_MODEL, else the installed one
+ * (share/advinst/models of the prefix the executable runs from), else the source tree's. */
 const char *adv_default_model_path(void);
 
 /* ---- Running the network ---- */

@@ -11,6 +11,7 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_experiment(int argc, char **argv);
 int cmd_live(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
 
 /* Prints "advinst COMMAND: message" on stderr and returns code. */
 int cli_error(const char *command, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

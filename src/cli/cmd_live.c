@@ -177,10 +177,14 @@ static double now_seconds(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static void print_settings(const adv_model *m, const adv_live_settings *s)
+/* seconds: the engine's time (input frames processed / rate) when the settings were taken, < 0 if
+ * not running */
+static void print_settings(const adv_model *m, const adv_live_settings *s, double seconds)
 {
-    printf("settings %lu: target %s, method %s, step %g, alpha %g, eps %g, iterations %ld, confidence %g, bypass %d%s%s\n",
-           (unsigned long)s->version, adv_live_target_name(m, s->target), adv_live_method_name(s->method), s->lr,
+    printf("settings %lu", (unsigned long)s->version);
+    if (seconds >= 0) printf(" at %.3f s", seconds);
+    printf(": target %s, method %s, step %g, alpha %g, eps %g, iterations %ld, confidence %g, bypass %d%s%s\n",
+           adv_live_target_name(m, s->target), adv_live_method_name(s->method), s->lr,
            s->alpha, s->eps, s->max_iter, s->confidence, s->bypass, s->preset[0] ? ", preset " : "", s->preset);
     fflush(stdout);
 }
@@ -470,7 +474,7 @@ int cmd_live(int argc, char **argv)
             waiting_said = 1;
             /* wait a second, answering OSC meanwhile (settings change, queries see the outage) */
             for (int i = 0; i < 100 && !interrupted; i++) {
-                if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc));
+                if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc), -1);
             }
             if (interrupted) break;
             continue;
@@ -523,7 +527,7 @@ int cmd_live(int argc, char **argv)
                    "(not real-time safe)\n", cfg.sync_iterations);
         if (!locked) printf("advinst live: note: memory is not locked (RLIMIT_MEMLOCK limited, no CAP_IPC_LOCK): only the "
                             "real-time buffers are, as far as the limit allows\n");
-        print_settings(m, adv_osc_settings(osc));
+        print_settings(m, adv_osc_settings(osc), (double)adv_jack_frames(j) / rate);
 
         /* the control loop: OSC, events, recording, the end */
         uint64_t stop_at = duration > 0 ? (uint64_t)llround(duration * rate) : 0;
@@ -534,7 +538,7 @@ int cmd_live(int argc, char **argv)
         memset(&sum, 0, sizeof sum);
         double last_print = now_seconds();
         while (!interrupted && !adv_jack_lost(j)) {
-            if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc));
+            if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc), (double)adv_jack_frames(j) / rate);
             adv_live_event ev;
             while (adv_live_poll_event(engine, &ev)) {
                 adv_osc_send_event(osc, &ev);

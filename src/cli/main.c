@@ -2,6 +2,8 @@
 #include "cli.h"
 #include "advinst/blas.h"
 #include "advinst/error.h"
+#include "advinst/model.h"
+#include "advinst/preset.h"
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -23,6 +25,7 @@ static const command commands[] = {
     {"evaluate", cmd_evaluate, "accuracy and confusion matrix of a model on a data set"},
     {"experiment", cmd_experiment, "reproduce the paper's Table 1: attack a data set split, statistics, report"},
     {"live", cmd_live, "classify a JACK stream and perturb it toward a target class (OSC-controlled)"},
+    {"listen", cmd_listen, "what a listener hears: a window slid over a recording, each position classified"},
     {"render", cmd_render, "write adversarial versions of audio files (FGSM, PGDn, C&W, MS-C&W)"},
 };
 
@@ -89,7 +92,10 @@ int main(int argc, char **argv)
         return ADV_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-        printf("advinst %s\n", ADVINST_VERSION);
+        /* the data in use: an installed program's own, else the source tree's */
+        const char *model = adv_default_model_path(), *presets = adv_preset_dir();
+        printf("advinst %s\nmodel: %s\npresets: %s\n", ADVINST_VERSION, model ? model : "(not found)",
+               presets ? presets : "(not found)");
         return ADV_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
