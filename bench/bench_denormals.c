@@ -1,11 +1,12 @@
 /* Does denormal input slow the real-time paths? Times, for a normal signal and for signals full of
  * denormals (every other sample +-1e-40; a tone decaying into the denormal range):
- *   - adv_live_process per 256-frame period (48 kHz stereo, method off, classifier off: the audio
- *     thread's own work), median over 20000 periods;
+ *   - adv_live_process per 256-frame period (48 kHz stereo, default latency, method off, classifier
+ *     off: the audio thread's own work), median over 20000 periods;
  *   - one classifier forward on a 3.7 s window at 16 kHz (the live classifier worker's unit);
- *   - one C&W iteration on a 3.7 s clip at 16 kHz (the live attack worker's unit), measured as
- *     bench_attack does (a run of I iterations minus a run of 1), with IEEE gradual underflow (as
- *     `advinst render` runs) and with FTZ/DAZ set (as the live workers run, x86 only).
+ *   - one C&W iteration on a 3.7 s clip at 16 kHz (the classifier's forward and backward pass, as
+ *     the live attack worker's stream iterations run it), measured as bench_attack does (a run of I
+ *     iterations minus a run of 1), with IEEE gradual underflow (as `advinst render` runs) and with
+ *     FTZ/DAZ set (as the live workers run, x86 only).
  * Medians of R repeats.
  *
  *   bench_denormals [--repeat R] [--iterations I] [--json]
@@ -57,8 +58,6 @@ static double bench_live(adv_model *m, int kind)
     adv_live_config cfg;
     adv_live_config_default(&cfg, rate, C);
     cfg.classify = 0;
-    cfg.clip_seconds = 1.0;
-    cfg.budget_seconds = 1.0;
     adv_live_settings s;
     adv_live_settings_default(&s);
     s.method = ADV_LIVE_OFF;

@@ -9,10 +9,10 @@
 # Measures, with the clients: the update rate each client gets (probability updates of the input per
 # second, the slowest client), the CPU of the view's threads (feed, writers, civetweb's; /proc
 # ticks) in % of one core, and in both runs xruns (advinst's, the observer's, the server log's with
-# their kinds), missed and attacked clips, and the machine's load average. Prints one JSON line;
+# their kinds), missed and attacked segments, and the machine's load average. Prints one JSON line;
 # exit 0 if the goals hold (every one of the 10 classifications a second reaches every client, i.e.
 # >= 9.9 updates/s measured, and the view's threads <= 2 % of a core, both with the view alone; no
-# more xruns, and no larger share of missed clips, with the clients than without), 1 if not, 2
+# more xruns, and no larger share of missed segments, with the clients than without), 1 if not, 2
 # setup problem. With the engine
 # the update rate is the classifier's, which a loaded machine lowers (reported, not a goal here). Starts and stops only its own
 # processes (by PID). Run it under flock /tmp/advinst-jack.lock.
@@ -52,7 +52,7 @@ run() {
   local name=$1 n=$2 out=$OUT/$1 port v0 p0 t0 t1 load_start clients_json="{}" http
   mkdir -p "$out"
   live_setup "$out" "$PERIOD"
-  live_start "$out" "$CLIP" --http 0 --preset mscw-accordion --confidence 0.9
+  live_start "$out" "$CLIP" --http 0 --preset live-mscw --target accordion
   http=$(sed -n 's|.*web view on http://127.0.0.1:\([0-9]*\)/view.*|\1|p' "$out/live.log" | head -1)
   for _ in $(seq 100); do [ -n "$http" ] && break; sleep 0.1
     http=$(sed -n 's|.*web view on http://127.0.0.1:\([0-9]*\)/view.*|\1|p' "$out/live.log" | head -1); done
@@ -78,7 +78,7 @@ run() {
   RUN_LOAD="$load_start $(load1)"
   live_stop "$out"
   RUN_UPDATE_HZ=$(json_field "$clients_json" update_hz_min)
-  RUN_JSON=$(printf '"%s": {"clients": %s, "update_hz_min": %s, "view_threads_cpu_percent": %s, "advinst_cpu_percent": %s, "xruns_advinst": %s, "xruns_observer": %s, "xruns_server_log": %s, %s, "clips_ok": %s, "clips_failed": %s, "clips_missed": %s, "clips_clean": %s, "ring_overflows": %s, "loadavg_start_end": "%s", "client_detail": %s}' \
+  RUN_JSON=$(printf '"%s": {"clients": %s, "update_hz_min": %s, "view_threads_cpu_percent": %s, "advinst_cpu_percent": %s, "xruns_advinst": %s, "xruns_observer": %s, "xruns_server_log": %s, %s, "segments_ok": %s, "segments_failed": %s, "segments_missed": %s, "segments_clean": %s, "ring_overflows": %s, "loadavg_start_end": "%s", "client_detail": %s}' \
     "$name" "$n" "${RUN_UPDATE_HZ:-null}" "$RUN_VIEW_CPU" "$RUN_PROCESS_CPU" "$LIVE_XRUNS" "$OBSERVER_XRUNS" "$SERVER_XRUNS" \
     "$(xrun_kinds_json "$out/jackd.log")" "$LIVE_OK" "$LIVE_FAILED" "$LIVE_MISSED" "$LIVE_CLEAN" "$LIVE_OVERFLOWS" "$RUN_LOAD" \
     "${clients_json:-null}")
@@ -118,7 +118,7 @@ awk -v r="${ALONE_HZ:-0}" 'BEGIN {exit !(r >= 9.9)}' || FAIL+=("the view alone: 
 awk -v c="${ALONE_CPU:-100}" 'BEGIN {exit !(c <= 2)}' || FAIL+=("the view alone: its threads ${ALONE_CPU:-?} % of a core > 2")
 awk -v c="$RUN_VIEW_CPU" 'BEGIN {exit !(c <= 2)}' || FAIL+=("with the engine: view threads ${RUN_VIEW_CPU} % of a core > 2")
 [ "$X1" -le "$X0" ] || FAIL+=("xruns $X1 with the clients, $X0 without")
-awk -v a="$M1" -v b="$M0" 'BEGIN {exit !(a <= b)}' || FAIL+=("missed clips: $M1 of the clips with the clients, $M0 without")
+awk -v a="$M1" -v b="$M0" 'BEGIN {exit !(a <= b)}' || FAIL+=("missed segments: $M1 of the segments with the clients, $M0 without")
 printf '{"test": "live_view", "kind": "%s", "seconds": %s, "period": %s, "nproc": %s, %s, %s, %s, "pass": %s}\n' \
   "$KIND" "$SECONDS_RUN" "$PERIOD" "$(nproc)" "$JA" "$J0" "$J1" "$([ ${#FAIL[@]} -eq 0 ] && echo true || echo false)"
 for f in "${FAIL[@]}"; do echo "live_view: $f" >&2; done

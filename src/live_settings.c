@@ -53,9 +53,10 @@ void adv_live_settings_default(adv_live_settings *s)
     s->target = ADV_LIVE_TARGET_NONE;
     s->eps = 0.01f;
     s->alpha = 10.0f;
-    s->lr = 1e-3f;
+    s->lr = 2e-3f;
     s->confidence = 0.2f;
     s->max_iter = 1000;
+    s->bound_db = 36.0f;
 }
 
 /* ---- the settings table and the setter ---- */
@@ -67,14 +68,17 @@ _Static_assert(ADV_LIVE_TARGET_NONE == ADV_TARGET_NONE && ADV_LIVE_TARGET_RANDOM
 
 static const adv_live_setting table[] = {
     {"target", ADV_LIVE_SET_TARGET, "s|i", 0, N_TARGET_VALUES - 1, 0, "target", "CLASS",
-     "class to make heard: a class name or index 0..11, none (no attack), random (per clip)"},
+     "class to make heard: a class name or index 0..11, none (no attack), random (drawn when the attack starts)"},
     {"method", ADV_LIVE_SET_METHOD, "s", 0, ADV_LIVE_N_METHODS - 1, 0, "method", "M", "attack: cw, mscw or off"},
-    {"step", ADV_LIVE_SET_FLOAT, "f", 0, 1, 1, "lr", "F", "Adam step (lr)"},
+    {"step", ADV_LIVE_SET_FLOAT, "f", 0, 1, 1, "lr", "F", "step: the RMS of an update over the free part (lr)"},
     {"alpha", ADV_LIVE_SET_FLOAT, "f", 0, ADV_LIVE_MAX_ALPHA, 0, "alpha", "F", "cross-entropy weight"},
     {"eps", ADV_LIVE_SET_FLOAT, "f", 0, 1, 1, "eps", "F", "L-inf bound of the perturbation"},
-    {"iterations", ADV_LIVE_SET_INT, "i", 1, ADV_LIVE_MAX_ITER, 0, "max_iter", "N", "at most this many iterations per clip"},
+    {"bound", ADV_LIVE_SET_FLOAT, "f", 0, 80, 0, "bound_db", "DB",
+     "keep the perturbation this many dB below the input's local envelope (0: eps only)"},
+    {"iterations", ADV_LIVE_SET_INT, "i", 1, ADV_LIVE_MAX_ITER, 0, "max_iter", "N",
+     "at most this many iterations per second of audio"},
     {"confidence", ADV_LIVE_SET_FLOAT, "f", 0, 1, 0, "confidence", "F",
-     "success also needs the target's probability >= this (0: off)"},
+     "lead wanted: target probability ahead of the runner-up per time step (0: just ahead)"},
     {"preset", ADV_LIVE_SET_PRESET, "s", 0, 0, 0, NULL, "NAME", "load a preset (presets/NAME.ini; cw or mscw)"},
     {"bypass", ADV_LIVE_SET_BOOL, "i", 0, 1, 0, NULL, NULL, "1: output = delayed input (perturbations faded out), 0: attack"},
 };
@@ -152,6 +156,7 @@ static int set_number_as(adv_live_settings *s, const adv_live_setting *d, const 
     else if (!strcmp(name, "alpha")) s->alpha = (float)v;
     else if (!strcmp(name, "eps")) s->eps = (float)v;
     else if (!strcmp(name, "confidence")) s->confidence = (float)v;
+    else if (!strcmp(name, "bound")) s->bound_db = (float)v;
     else if (!strcmp(name, "iterations")) s->max_iter = (long)v;
     else if (!strcmp(name, "bypass")) s->bypass = (int)v;
     else return adv_fail("%s cannot be set from a number", label);
@@ -265,7 +270,8 @@ int adv_live_settings_get(const adv_live_settings *s, const adv_model *m, const 
     case ADV_LIVE_SET_PRESET: snprintf(text, size, "%s", s->preset); break;
     default:
         v = !strcmp(name, "step") ? s->lr : !strcmp(name, "alpha") ? s->alpha : !strcmp(name, "eps") ? s->eps
-          : !strcmp(name, "confidence") ? s->confidence : !strcmp(name, "iterations") ? (double)s->max_iter
+          : !strcmp(name, "confidence") ? s->confidence : !strcmp(name, "bound") ? s->bound_db
+          : !strcmp(name, "iterations") ? (double)s->max_iter
           : s->bypass;
         snprintf(text, size, d->kind == ADV_LIVE_SET_FLOAT ? "%.7g" : "%.0f", v);
         break;
@@ -287,6 +293,7 @@ static int preset_value(const adv_preset *p, const char *key, const char **text,
     else if (!strcmp(key, "lr") && (p->has & ADV_PRESET_HAS_LR)) *v = p->lr;
     else if (!strcmp(key, "max_iter") && (p->has & ADV_PRESET_HAS_MAX_ITER)) *v = (double)p->max_iter;
     else if (!strcmp(key, "confidence") && (p->has & ADV_PRESET_HAS_CONFIDENCE)) *v = p->confidence;
+    else if (!strcmp(key, "bound_db") && (p->has & ADV_PRESET_HAS_BOUND)) *v = p->bound_db;
     else return 0;
     return 1;
 }

@@ -381,6 +381,12 @@ static double rms16(const float *x, long n)
     return sqrt(e / (double)(n > 0 ? n : 1));
 }
 
+/* 1 if the clean input's window ending at end16 is silent: the attack leaves it alone. */
+static int window_silent(const adv_stream *s, int64_t end16)
+{
+    return rms16(s->c16 + idx16(s, end16) - s->W16, s->W16) < ADV_SILENCE_RMS;
+}
+
 static int argmax_class(const float *probs)
 {
     int best = 0;
@@ -431,7 +437,7 @@ static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t
                           float weight)
 {
     const long a = idx16(s, end16) - s->W16;
-    if (rms16(s->c16 + a, s->W16) < ADV_SILENCE_RMS) { pr->silent = 1; return 0; }
+    if (window_silent(s, end16)) { pr->silent = 1; return 0; }
     float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
     adv_classifier_forward(clf, s->h16 + a, logits);
     adv_softmax(ADV_N_CLASSES, logits, probs);
@@ -625,6 +631,20 @@ void adv_stream_reset_free(adv_stream *s)
     s->active = 0;
 }
 
+/* hm over [i0, i1) for the perturbation p as it stands (no clamp to eps: p is what plays). */
+static void hear_as_set(adv_stream *s, long i0, long i1)
+{
+    const int C = s->C;
+    for (long i = i0; i < i1; i++) {
+        float acc = 0;
+        for (int c = 0; c < C; c++) {
+            float h = s->x[(size_t)i * C + c] + s->p[i];
+            acc += h > 1.0f ? 1.0f : (h < -1.0f ? -1.0f : h);
+        }
+        s->hm[i] = C == 1 ? acc : acc / (float)C;
+    }
+}
+
 int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
 {
     if (s->end - s->commit < s->S) return 0;
@@ -644,17 +664,8 @@ int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
             float v = i < ramp ? last * (float)(0.5 + 0.5 * cos(M_PI * (i + 1) / (double)ramp)) : 0.0f;
             s->p[i0 + i] = v;
         }
-        const int C = s->C;
-        for (long i = i0; i < i0 + n; i++) {
-            float acc = 0;
-            for (int c = 0; c < C; c++) {
-                float h = s->x[(size_t)i * C + c] + s->p[i];
-                acc += h > 1.0f ? 1.0f : (h < -1.0f ? -1.0f : h);
-            }
-            s->hm[i] = C == 1 ? acc : acc / (float)C;
-        }
+        hear_as_set(s, i0, i0 + n);
     }
-    memcpy(pert, s->p + i0, sizeof(float) * (size_t)n);
     /* the windows ending in this segment are final: report them */
     const int64_t c16 = to16(s, s->commit), e16 = c16 + s->S16;
     int silent = 0, votes[ADV_N_CLASSES] = {0};
@@ -663,6 +674,7 @@ int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
     double psum = 0;
     for (int64_t e = (c16 / s->P16 + 1) * s->P16; e <= e16; e += s->P16) {
         probe *pr = probe_at(s, e);
+        if (!pr->checked && !pr->silent) pr->silent = window_silent(s, e);   /* never picked: look now */
         if (pr->silent) { silent++; continue; }
         seg->windows++;
         if (pr->checked && pr->margin > 0) seg->hits++;
@@ -674,6 +686,13 @@ int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
         if (mg < seg->min_margin) seg->min_margin = mg;
         psum += pr->ptarget;
     }
+    if (s->active && seg->windows == 0 && silent > 0) {
+        /* every window ending here hears only silence: nothing is added to it (later windows'
+         * gradients may have reached it) */
+        memset(s->p + i0, 0, sizeof(float) * (size_t)n);
+        hear_as_set(s, i0, i0 + n);
+    }
+    memcpy(pert, s->p + i0, sizeof(float) * (size_t)n);
     seg->mean_target_prob = seg->windows ? (float)(psum / seg->windows) : 0;
     seg->heard_class = -1;
     for (int k = 0; k < ADV_N_CLASSES; k++)

@@ -22,7 +22,7 @@ LOG=$WORK/live.log
 
 start_jackd "$WORK/jackd.log" 256
 "$ADV" live --server "$SERVER" --osc-port 0 --http 0 --input-file "$REPO/demo/harmonica.wav" --loop \
-  --clip-seconds 1 --budget-seconds 1.5 --threads 1 >"$LOG" 2>"$WORK/live.err" &
+  --threads 1 >"$LOG" 2>"$WORK/live.err" &
 LIVE_PID=$!
 wait_for "$LOG" "web view on http://127.0.0.1:[0-9]+/view" 30
 HTTP=$(sed -n 's|.*web view on http://127.0.0.1:\([0-9]*\)/view.*|\1|p' "$LOG" | head -1)

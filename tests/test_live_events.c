@@ -79,8 +79,7 @@ int main(void)
     if (!m) return tu_finish("test_live_events");
     adv_live_config cfg;
     adv_live_config_default(&cfg, RATE, 1);
-    cfg.clip_seconds = 1;
-    cfg.budget_seconds = 0.5;
+    cfg.latency_seconds = 1;
     cfg.window_seconds = 1;
     cfg.classify_hz = 10;
     cfg.attack_threads = 1;

@@ -69,8 +69,8 @@ function onReceiveOSC(message, connections)
   elseif path == '/advinst/attack' then
     local snr = args[3].value
     if snr < 1e9 then set_x('snr', snr / SNR_FULL_SCALE) end
-    set_text('attack_label', string.format('clip %d: %s, %.1f dB, %d it, hears %s',
-             args[1].value, args[2].value, snr, args[4].value, args[5].value))
+    set_text('attack_label', string.format('segment %d: %s, %d/%d windows, %.1f dB, %d it, hears %s',
+             args[1].value, args[2].value, args[7].value, args[6].value, snr, args[4].value, args[5].value))
   elseif path == '/advinst/state' then
     light('target_', TARGETS, string.gsub(args[1].value, ' ', '_'), TARGET_ON, TARGET_OFF)
     light('method_', METHODS, args[2].value, METHOD_ON, METHOD_OFF)

@@ -57,6 +57,8 @@ typedef struct {
     long max_iter;         /* at most this many optimisation iterations per second of audio */
     float confidence;      /* the lead wanted: the target's probability ahead of the runner-up, per
                               time step of the network, before a window stops pushing (0: just ahead) */
+    float bound_db;        /* > 0: the perturbation stays this many dB below the input's local envelope
+                              (5 ms RMS, loudest over the last 100 ms and next 10 ms), and below eps */
     int bypass;            /* 1: output = delayed input (perturbations faded out) */
     char preset[ADV_PRESET_NAME_MAX];   /* last preset loaded, "" if none */
 } adv_live_settings;
@@ -135,7 +137,8 @@ typedef struct {
     double ramp_ms;          /* raised-cosine fade where the perturbation starts or stops (bypass, misses) */
     int classify;            /* run the classifier worker (probability events) */
     int spectrum;            /* the classifier also emits SPECTRUM events (for the web view; default 0) */
-    int attack_threads;      /* OpenMP threads of the attack worker (the classifier uses 1) */
+    int attack_threads;      /* OpenMP threads of the attack worker (the classifier uses 1); in
+                                synchronous mode, set on the thread calling adv_live_process */
     int workers_keep_priority;   /* 1: the workers keep the creating thread's priority instead of
                                     yielding to the audio threads (nice 19 and 10); for tests that
                                     wait for them on a busy machine */

@@ -581,6 +581,9 @@ int cmd_live(int argc, char **argv)
                "frames; OSC on UDP port %d (receive buffer %d kB)\n",
                name, rate, adv_jack_buffer_size(j), channels, channels > 1 ? "s" : "", L, (double)L / rate,
                adv_live_segment_frames(engine), adv_osc_port(osc), adv_osc_receive_buffer(osc) / 1024);
+        if (cfg.synchronous)
+            printf("advinst live: synchronous: the attack runs in the audio callback, %g iterations per second of audio "
+                   "(not real-time safe)\n", cfg.sync_iterations);
         if (!locked) printf("advinst live: note: memory is not locked (RLIMIT_MEMLOCK limited, no CAP_IPC_LOCK): only the "
                             "real-time buffers are, as far as the limit allows\n");
         if (view) {
