@@ -10,22 +10,11 @@
 #include "advinst/error.h"
 #include "advinst/msloss.h"
 #include "advinst/progress.h"
+#include "advinst/stats.h"
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* Median milliseconds per iteration of `method`. */
 static double bench(adv_model *m, adv_attack_method method, const float *x, long n, long iters, int repeat)
@@ -47,7 +36,7 @@ static double bench(adv_model *m, adv_attack_method method, const float *x, long
         adv_attack_run(ws, &p, x, 0, out, &r);
         if (k >= 0) per[k] = 1e3 * (r.seconds - fixed) / (double)(iters - 1);
     }
-    double med = median(per, repeat);
+    double med = adv_stat_median(per, (size_t)repeat);
     free(per);
     free(out);
     adv_attack_ws_free(ws);
@@ -88,7 +77,7 @@ int main(int argc, char **argv)
         adv_msloss_eval(ms, y, g);
         t[k] = 1e3 * (adv_now() - t0);
     }
-    double ms_ms = median(t, 20);
+    double ms_ms = adv_stat_median(t, (size_t)20);
     free(t);
     adv_msloss_free(ms);
     free(g);

@@ -114,7 +114,7 @@ float adv_quantize_sample(float v, int format) { return quantize(quantizer_for(f
 
 /* ---- SNR ---- */
 
-static void snr_window(long n, long *lo, long *hi)
+void adv_snr_window(long n, long *lo, long *hi)
 {
     *lo = SNR_MARGIN;
     *hi = n - SNR_MARGIN - 1;
@@ -124,7 +124,7 @@ static void snr_window(long n, long *lo, long *hi)
 double adv_snr_db(const float *x, const float *x_adv, long n)
 {
     long lo, hi;
-    snr_window(n, &lo, &hi);
+    adv_snr_window(n, &lo, &hi);
     double sx = 0, sd = 0;
     for (long i = lo; i < hi; i++) {
         double d = (double)x[i] - x_adv[i];
@@ -226,13 +226,6 @@ typedef struct {
     double snr_radius;       /* max ||delta|| over the SNR window */
 } run_state;
 
-static int argmax(const float *v)
-{
-    int best = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++) if (v[k] > v[best]) best = k;
-    return best;
-}
-
 /* heard, mono_heard and pass from ws->applied. */
 static void apply(run_state *s)
 {
@@ -263,7 +256,7 @@ static void check(run_state *s)
     adv_attack_ws *ws = s->ws;
     adv_classifier_forward(ws->clf, ws->mono_heard, s->logits);
     adv_softmax(ADV_N_CLASSES, s->logits, s->probs);
-    s->pred = argmax(s->probs);
+    s->pred = adv_most_likely(s->probs);
     s->snr = adv_snr_db(ws->mono_clean, ws->mono_heard, ws->frames);
 }
 
@@ -308,7 +301,7 @@ static void project_snr(run_state *s)
     if (!s->snr_on) return;
     adv_attack_ws *ws = s->ws;
     long lo, hi;
-    snr_window(ws->frames, &lo, &hi);
+    adv_snr_window(ws->frames, &lo, &hi);
     double ss = 0;
     for (long i = lo; i < hi; i++) ss += (double)ws->delta[i] * ws->delta[i];
     double norm = sqrt(ss);
@@ -379,7 +372,7 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
     /* the original prediction, on the input as given */
     adv_classifier_forward(ws->clf, ws->mono_clean, s.logits);
     adv_softmax(ADV_N_CLASSES, s.logits, s.probs);
-    s.pred = argmax(s.probs);
+    s.pred = adv_most_likely(s.probs);
     r->before_class = r->after_class = s.pred;
     r->before_confidence = r->after_confidence = s.probs[s.pred];
     r->snr_db = INFINITY;
@@ -407,7 +400,7 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
     }
 
     if (s.snr_on) {
-        snr_window(n, &lo, &hi);
+        adv_snr_window(n, &lo, &hi);
         double sx = 0;
         for (long i = lo; i < hi; i++) sx += (double)ws->mono_clean[i] * ws->mono_clean[i];
         s.snr_radius = sqrt(sx) * pow(10.0, -p->min_snr_db / 20.0);

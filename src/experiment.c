@@ -208,18 +208,10 @@ uint64_t adv_exp_clip_seed(uint64_t seed, int run, const char *fname)
     return adv_rng_next(&st);
 }
 
-/* The SNR window of adv_snr_db. */
-static void snr_window(long n, long *lo, long *hi)
-{
-    *lo = 2048;
-    *hi = n - 2048 - 1;
-    if (*hi <= *lo) { *lo = 0; *hi = n; }
-}
-
 int adv_exp_add_noise(const float *x, long len, double snr_db, uint64_t *rng, float *out)
 {
     long lo, hi;
-    snr_window(len, &lo, &hi);
+    adv_snr_window(len, &lo, &hi);
     double sx = 0, sn = 0;
     for (long i = 0; i < len; i++) out[i] = adv_rng_normal(rng);
     for (long i = lo; i < hi; i++) {
@@ -388,14 +380,6 @@ static int grow(float **buf, size_t *cap, size_t n)
     return 0;
 }
 
-static int argmax12(const float *p)
-{
-    int b = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++)
-        if (p[k] > p[b]) b = k;
-    return b;
-}
-
 static void *worker(void *arg)
 {
     engine *e = arg;
@@ -426,7 +410,7 @@ static void *worker(void *arg)
         if (e->phase == 0) {
             adv_classifier_forward(clf, mono, logits);
             adv_softmax(ADV_N_CLASSES, logits, probs);
-            e->clean_pred[c] = argmax12(probs);
+            e->clean_pred[c] = adv_most_likely(probs);
             e->clean_conf[c] = probs[e->clean_pred[c]];
             engine_tick(e, cs->name[c]);
             if (e->n_settings > 0 && ws && (adv_attack_ws_rate(ws) != a->rate || adv_attack_ws_frames(ws) != a->frames ||
@@ -485,7 +469,7 @@ static void *worker(void *arg)
                     adv_classifier_forward(clf, noisy, logits);
                     adv_softmax(ADV_N_CLASSES, logits, probs);
                     cr->status = ADV_ATTACK_OK;
-                    cr->after_class = argmax12(probs);
+                    cr->after_class = adv_most_likely(probs);
                     cr->after_confidence = probs[cr->after_class];
                     cr->success = cr->after_class != cr->before_class;
                     cr->snr_db = adv_snr_db(mono, noisy, a->frames);

@@ -9,6 +9,7 @@
 #include "advinst/outfile.h"
 #include "advinst/progress.h"
 #include "advinst/resample.h"
+#include "advinst/rng.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -34,19 +35,13 @@ enum { C_ACCORDION, C_AC_GUITAR, C_BASS_DRUM, C_BASS_GUITAR, C_EL_GUITAR, C_FEMA
        C_HARMONICA, C_HIHAT, C_MALE, C_MARIMBA };
 
 /* Default clips per class: 799 in all, 49-75 per class, like the paper's FSDKaggle2019 subset. */
-static const int default_counts[ADV_NUM_CLASSES] = {63, 75, 66, 71, 72, 64, 49, 68, 64, 66, 66, 75};
+static const int default_counts[ADV_N_CLASSES] = {63, 75, 66, 71, 72, 64, 49, 68, 64, 66, 66, 75};
 
 /* ---- random numbers ------------------------------------------------------------------------ */
 
 typedef struct { uint64_t s; } rng;
 
-static uint64_t rnext(rng *r)
-{
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rnext(rng *r) { return adv_rng_next(&r->s); }
 static double runif(rng *r) { return (double)(rnext(r) >> 11) * (1.0 / 9007199254740992.0); }
 static double rrange(rng *r, double a, double b) { return a + (b - a) * runif(r); }
 static int rint_in(rng *r, int lo, int hi) { return lo + (int)(rnext(r) % (uint64_t)(hi - lo + 1)); }
@@ -1459,7 +1454,7 @@ int adv_synth_render_clip(adv_synth *s, int worker_index, int cls, long index, f
 {
     *out = NULL;
     *frames = 0;
-    if (cls < 0 || cls >= ADV_NUM_CLASSES || worker_index < 0 || worker_index >= s->n_workers)
+    if (cls < 0 || cls >= ADV_N_CLASSES || worker_index < 0 || worker_index >= s->n_workers)
         return adv_fail("render: bad class %d or worker %d", cls, worker_index);
     worker *w = &s->w[worker_index];
     w->speed = 1.0;
@@ -1547,11 +1542,11 @@ int adv_render_dataset(const char *out_dir, const adv_render_options *o, int for
     adv_dataset ds;
     adv_dataset_init(&ds);
     long total = 0;
-    for (int c = 0; c < ADV_NUM_CLASSES; c++) total += adv_render_class_count(o, c);
+    for (int c = 0; c < ADV_N_CLASSES; c++) total += adv_render_class_count(o, c);
     j.cls = malloc((size_t)(total + 1) * sizeof *j.cls);
     j.idx = malloc((size_t)(total + 1) * sizeof *j.idx);
     if (!j.cls || !j.idx) { adv_fail("out of memory"); goto done; }
-    for (int c = 0; c < ADV_NUM_CLASSES; c++)
+    for (int c = 0; c < ADV_N_CLASSES; c++)
         for (long i = 0; i < adv_render_class_count(o, c); i++) {
             char name[64];
             snprintf(name, sizeof name, "%s_%03ld.wav", adv_class_names[c], i);

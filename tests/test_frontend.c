@@ -33,7 +33,7 @@ static void check_direction(const char *what, double fd, const float *grad, cons
 static void probe_direction(const float *g, size_t n, float *v)
 {
     double gg = dot(g, g, n), rr = 0;
-    for (size_t i = 0; i < n; i++) { v[i] = tu_rand_normal(&rng); rr += (double)v[i] * v[i]; }
+    for (size_t i = 0; i < n; i++) { v[i] = adv_rng_normal(&rng); rr += (double)v[i] * v[i]; }
     double a = gg > 0 ? 1.0 / sqrt(gg) : 0, b = 0.5 / sqrt(rr), s2 = 0;
     for (size_t i = 0; i < n; i++) { v[i] = (float)(a * g[i] + b * v[i]); s2 += (double)v[i] * v[i]; }
     double k = sqrt((double)n / s2);
@@ -47,7 +47,7 @@ static float *make_signal(long n, int rate, int silence)
     for (long i = 0; i < n; i++) {
         double t = (double)i / rate, s = 0;
         for (int h = 1; h <= 5; h++) s += sin(2 * M_PI * 220.0 * h * t + h) / h;
-        x[i] = (float)(0.2 * s * exp(-1.5 * t) + 0.01 * tu_rand_normal(&rng));
+        x[i] = (float)(0.2 * s * exp(-1.5 * t) + 0.01 * adv_rng_normal(&rng));
         if (silence && i > n / 3 && i < n / 2) x[i] = 0;
     }
     return x;
@@ -98,7 +98,7 @@ static void test_frontend_gradient(long n, int silence)
     size_t no = (size_t)ADV_N_MELS * tp;
     float *x = make_signal(n, 16000, silence), *out = malloc(sizeof(float) * no), *r = malloc(sizeof(float) * no);
     float *gx = malloc(sizeof(float) * n), *v = malloc(sizeof(float) * n), *xp = malloc(sizeof(float) * n);
-    for (size_t i = 0; i < no; i++) r[i] = tu_rand_normal(&rng);
+    for (size_t i = 0; i < no; i++) r[i] = adv_rng_normal(&rng);
     adv_frontend_forward(fe, x, out);
     adv_frontend_backward(fe, r, gx);
     probe_direction(gx, (size_t)n, v);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <stddef.h>
+#include "advinst/rng.h"
 
 extern int tu_failures;
 extern int tu_checks;
@@ -17,14 +18,17 @@ extern int tu_checks;
 /* Prints the summary line and returns the process exit code. */
 int tu_finish(const char *name);
 
-/* Deterministic pseudo-random numbers for tests (splitmix64). */
-uint64_t tu_rand_u64(uint64_t *state);
+/* Deterministic pseudo-random numbers: advinst/rng.h, and uniform in [lo, hi). */
 float tu_rand_uniform(uint64_t *state, float lo, float hi);
-float tu_rand_normal(uint64_t *state);
 
 /* Relative L2 error ||a-b|| / max(||b||, tiny) and cosine similarity. */
 double tu_rel_error(const float *a, const float *b, size_t n);
 double tu_cosine(const float *a, const float *b, size_t n);
+
+/* "dir/name" in one of 8 rotating static buffers. */
+const char *tu_path(const char *dir, const char *name);
+/* The whole file, malloc'd with one spare byte (NULL if unreadable); *size its length. */
+unsigned char *tu_read_file(const char *path, size_t *size);
 
 /* Makes an empty scratch directory under the build tree for this test; returns its path. */
 const char *tu_scratch_dir(const char *test_name);

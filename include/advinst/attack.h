@@ -109,6 +109,8 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
 /* SNR in dB as the paper measures it: 20 log10(||x|| / (||x - x_adv|| + 1e-12)) over samples
  * [2048, n - 2048 - 1) (the whole clip if that is empty). */
 double adv_snr_db(const float *x, const float *x_adv, long n);
+/* The samples [*lo, *hi) adv_snr_db measures over a clip of n samples. */
+void adv_snr_window(long n, long *lo, long *hi);
 
 /* One sample as `format` writes and reads it back with libsndfile (clipping on, normalised
  * float): WAV/AIFF/... integer PCM: the top bits of lrint(v * 2^31) (so 8, 16, 24 bits floor

@@ -77,8 +77,7 @@ int cmd_classify(int argc, char **argv)
             continue;
         }
         adv_softmax(ADV_N_CLASSES, logits, probs);
-        int best = 0;
-        for (int k = 1; k < ADV_N_CLASSES; k++) if (probs[k] > probs[best]) best = k;
+        int best = adv_most_likely(probs);
         if (json) print_json(m, argv[i], logits, probs, best);
         else printf("%s: %s (confidence %.3f)\n", argv[i], m->classes[best], probs[best]);
         fflush(stdout);

@@ -202,13 +202,6 @@ static int lock_memory(void)
     return may_lock_everything() && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0;
 }
 
-static int best_class(const float *p)
-{
-    int b = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++) if (p[k] > p[b]) b = k;
-    return b;
-}
-
 int cmd_live(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -488,7 +481,7 @@ int cmd_live(int argc, char **argv)
             }
             double t = now_seconds();
             if (!quiet && t - last_print >= 1.0 && have_probs[0] && have_probs[1]) {
-                int a = best_class(last_probs[0]), b = best_class(last_probs[1]);
+                int a = adv_most_likely(last_probs[0]), b = adv_most_likely(last_probs[1]);
                 printf("%.1f s  in: %s %.2f, out: %s %.2f\n", (double)adv_jack_frames(j) / rate, m->classes[a],
                        last_probs[0][a], m->classes[b], last_probs[1][b]);
                 fflush(stdout);
