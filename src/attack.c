@@ -269,20 +269,21 @@ static int succeeded(const run_state *s)
     return 1;
 }
 
-/* ws->grad = d loss / d delta for the last forward (whose input was mono_heard). */
-static void gradient(run_state *s)
+/* ws->grad = d objective / d delta for the last forward (whose input was mono_heard); returns the
+ * objective (see adv_attack_objective) and its distance term in *distance. */
+static double gradient(run_state *s, double *distance)
 {
     adv_attack_ws *ws = s->ws;
     const adv_attack_params *p = s->p;
     const long n = ws->frames;
     float glogits[ADV_N_CLASSES];
-    adv_cross_entropy(1, ADV_N_CLASSES, s->logits, &s->label, glogits);
+    double ce = adv_cross_entropy(1, ADV_N_CLASSES, s->logits, &s->label, glogits), dist = 0;
     /* FGSM ascends CE directly; PGDn minimises -CE; C&W and MS-C&W minimise alpha CE + distance */
     float coef = p->method == ADV_PGDN ? -1.0f : (p->method == ADV_FGSM ? 1.0f : p->alpha);
     for (int k = 0; k < ADV_N_CLASSES; k++) glogits[k] *= coef;
     adv_classifier_backward(ws->clf, glogits, ws->gmono);
     if (p->method == ADV_MSCW) {
-        adv_msloss_eval(ws->ms, ws->mono_heard, ws->gms);
+        dist = adv_msloss_eval(ws->ms, ws->mono_heard, ws->gms);
         for (long i = 0; i < n; i++) ws->gmono[i] += ws->gms[i];
     }
     for (long i = 0; i < n; i++) ws->grad[i] = ws->gmono[i] * ws->pass[i];
@@ -291,8 +292,13 @@ static void gradient(run_state *s)
         for (long i = 0; i < n; i++)
             if (ws->delta[i] > p->eps || ws->delta[i] < -p->eps) ws->grad[i] = 0;
     } else if (p->method == ADV_CW) {
-        for (long i = 0; i < n; i++) ws->grad[i] += 2.0f * ws->delta[i];
+        for (long i = 0; i < n; i++) {
+            ws->grad[i] += 2.0f * ws->delta[i];
+            dist += (double)ws->delta[i] * ws->delta[i];
+        }
     }
+    if (distance) *distance = dist;
+    return coef * ce + dist;
 }
 
 /* Scales delta into the L2 ball of the minimum SNR (measured over the SNR window). */
@@ -347,6 +353,65 @@ static int validate(const adv_attack_ws *ws, const adv_attack_params *p, const f
     return adv_audio_check_samples(x, ws->frames, ws->channels, "attack: the input");
 }
 
+/* The start of a clip: the clean mono mix and its original prediction, the distance's reference,
+ * the label to move toward or away from, the unperturbed output (delta = 0). Returns 1 if the mono
+ * mix is silent. */
+static int start_clip(run_state *s, const adv_attack_params *p, const float *x, int format)
+{
+    adv_attack_ws *ws = s->ws;
+    const long n = ws->frames;
+    s->p = p;
+    s->x = x;
+    s->q = quantizer_for(format);
+    s->targeted = adv_attack_method_targeted(p->method);
+    s->snr_on = isfinite(p->min_snr_db);
+
+    adv_audio clean = {(float *)x, n, ws->channels, ws->rate, 0};
+    adv_audio_mix_mono(&clean, ws->mono_clean);
+    memset(ws->delta, 0, sizeof(float) * (size_t)n);
+    memset(ws->applied, 0, sizeof(float) * (size_t)n);
+    apply(s);   /* the unperturbed output, and the clamp mask at delta = 0 */
+
+    /* the original prediction, on the input as given */
+    adv_classifier_forward(ws->clf, ws->mono_clean, s->logits);
+    adv_softmax(ADV_N_CLASSES, s->logits, s->probs);
+    s->pred = adv_most_likely(s->probs);
+    /* MS-C&W measures its distance from the clean clip */
+    if (p->method == ADV_MSCW) adv_msloss_set_reference(ws->ms, ws->mono_clean);
+
+    s->label = s->pred;
+    if (s->targeted) {
+        int target = p->target;
+        if (target == ADV_TARGET_RANDOM) {
+            uint64_t rng = p->seed ^ 0x7461726765742121ULL;   /* independent of PGDn's stream */
+            int k = (int)(adv_rng_next(&rng) % (ADV_N_CLASSES - 1));
+            target = k < s->pred ? k : k + 1;
+        }
+        s->label = target;
+    }
+    double energy = 0;
+    for (long i = 0; i < n; i++) energy += (double)ws->mono_clean[i] * ws->mono_clean[i];
+    return sqrt(energy / (double)n) < SILENCE_RMS;
+}
+
+int adv_attack_objective(adv_attack_ws *ws, const adv_attack_params *p, const float *x, int format,
+                         const float *delta, double *value, double *distance, float *grad)
+{
+    if (validate(ws, p, x) != 0) return -1;
+    if (p->target == ADV_TARGET_RANDOM) return adv_fail("attack objective: the target must be a class index");
+    run_state s = {0};
+    s.ws = ws;
+    start_clip(&s, p, x, format);
+    memcpy(ws->delta, delta, sizeof(float) * (size_t)ws->frames);
+    set_applied(&s);
+    apply(&s);
+    check(&s);
+    double v = gradient(&s, distance);
+    if (value) *value = v;
+    if (grad) memcpy(grad, ws->grad, sizeof(float) * (size_t)ws->frames);
+    return 0;
+}
+
 int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x, int format, float *out,
                    adv_attack_result *r)
 {
@@ -357,41 +422,12 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
     const long n = ws->frames;
     run_state s = {0};
     s.ws = ws;
-    s.p = p;
-    s.x = x;
-    s.q = quantizer_for(format);
-    s.targeted = adv_attack_method_targeted(p->method);
-    s.snr_on = isfinite(p->min_snr_db);
-
-    adv_audio clean = {(float *)x, n, ws->channels, ws->rate, 0};
-    adv_audio_mix_mono(&clean, ws->mono_clean);
-    memset(ws->delta, 0, sizeof(float) * (size_t)n);
-    memset(ws->applied, 0, sizeof(float) * (size_t)n);
-    apply(&s);   /* the unperturbed output, and the clamp mask at delta = 0 */
-
-    /* the original prediction, on the input as given */
-    adv_classifier_forward(ws->clf, ws->mono_clean, s.logits);
-    adv_softmax(ADV_N_CLASSES, s.logits, s.probs);
-    s.pred = adv_most_likely(s.probs);
+    int silent = start_clip(&s, p, x, format);
     r->before_class = r->after_class = s.pred;
     r->before_confidence = r->after_confidence = s.probs[s.pred];
     r->snr_db = INFINITY;
-
-    double energy = 0;
+    if (s.targeted) r->target = s.label;
     long lo, hi;
-    for (long i = 0; i < n; i++) energy += (double)ws->mono_clean[i] * ws->mono_clean[i];
-    int silent = sqrt(energy / (double)n) < SILENCE_RMS;
-
-    s.label = s.pred;
-    if (s.targeted) {
-        int target = p->target;
-        if (target == ADV_TARGET_RANDOM) {
-            uint64_t rng = p->seed ^ 0x7461726765742121ULL;   /* independent of PGDn's stream */
-            int k = (int)(adv_rng_next(&rng) % (ADV_N_CLASSES - 1));
-            target = k < s.pred ? k : k + 1;
-        }
-        s.label = r->target = target;
-    }
     if (silent || (s.targeted && s.pred == s.label)) {
         r->status = silent ? ADV_ATTACK_SILENT : ADV_ATTACK_ALREADY;
         memcpy(out, ws->heard, sizeof(float) * (size_t)n * ws->channels);
@@ -423,7 +459,7 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
     long it = 0;
     while (it < max_iter) {
         if (p->cancel && atomic_load(p->cancel)) { status = ADV_ATTACK_CANCELLED; break; }
-        gradient(&s);
+        gradient(&s, NULL);
         adv_sign((size_t)n, ws->grad, ws->grad);
         if (p->method == ADV_FGSM) {
             for (long i = 0; i < n; i++) ws->delta[i] = p->eps * ws->grad[i];

@@ -10,14 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const float *tensor_f32(const adv_st *st, const char *name, size_t *count)
-{
-    const adv_tensor *t = adv_st_find(st, name);
-    if (!t || t->dtype != ADV_DTYPE_F32) return NULL;
-    if (count) *count = t->nbytes / sizeof(float);
-    return t->data;
-}
-
 static double max_abs_diff(const float *a, const float *b, size_t n)
 {
     double m = 0;
@@ -57,26 +49,26 @@ static void check_case(adv_model *m, const char *name)
     adv_classifier_forward(c, mono, logits);
 
     size_t count;
-    const float *ref = tensor_f32(&st, "wave16k", &count);
+    const float *ref = tu_st_f32(&st, "wave16k", &count);
     if (ref) {
         double d = max_abs_diff(adv_classifier_wave16k(c), ref, count);
         CHECK(d < 2e-5, "%s: 16 kHz signal max diff %.3g", name, d);
     }
     adv_frontend *fe = adv_classifier_frontend(c);
-    ref = tensor_f32(&st, "mel_db", &count);
+    ref = tu_st_f32(&st, "mel_db", &count);
     CHECK(ref && count == (size_t)ADV_N_MELS * adv_frontend_frames(fe), "%s: mel_db shape", name);
     if (ref && count == (size_t)ADV_N_MELS * adv_frontend_frames(fe)) {
         double d = max_abs_diff(adv_frontend_db(fe), ref, count);
         CHECK(d < 2e-3, "%s: mel dB max diff %.3g dB", name, d);
         printf("  %-10s mel dB max |diff| %.2e dB\n", name, d);
     }
-    ref = tensor_f32(&st, "net_input", &count);
+    ref = tu_st_f32(&st, "net_input", &count);
     CHECK(ref && count == (size_t)ADV_N_MELS * adv_frontend_padded_frames(fe), "%s: net_input shape", name);
     if (ref && count == (size_t)ADV_N_MELS * adv_frontend_padded_frames(fe)) {
         double d = max_abs_diff(adv_classifier_net_input(c), ref, count);
         CHECK(d < 2e-4, "%s: network input max diff %.3g", name, d);
     }
-    ref = tensor_f32(&st, "logits", &count);
+    ref = tu_st_f32(&st, "logits", &count);
     CHECK(ref && count == ADV_N_CLASSES, "%s: logits shape", name);
     if (ref && count == ADV_N_CLASSES) {
         double err = tu_rel_error(logits, ref, ADV_N_CLASSES);
@@ -85,13 +77,13 @@ static void check_case(adv_model *m, const char *name)
     }
 
     float loss = adv_cross_entropy(1, ADV_N_CLASSES, logits, &target, gl);
-    const float *ref_loss = tensor_f32(&st, "loss", NULL);
+    const float *ref_loss = tu_st_f32(&st, "loss", NULL);
     if (ref_loss) CHECK(fabs(loss - *ref_loss) < 1e-4 * (1 + fabs(*ref_loss)), "%s: loss %g vs %g", name, loss, *ref_loss);
 
     float *gmono = malloc(sizeof(float) * n), *ginter = calloc((size_t)n * channels, sizeof(float));
     adv_classifier_backward(c, gl, gmono);
     adv_audio_mix_mono_backward(gmono, n, channels, ginter);
-    ref = tensor_f32(&st, "grad_wave", &count);
+    ref = tu_st_f32(&st, "grad_wave", &count);
     CHECK(ref && count == (size_t)n * channels, "%s: grad_wave shape", name);
     if (ref && count == (size_t)n * channels) {
         float *planar = malloc(sizeof(float) * count);
@@ -129,15 +121,15 @@ static void check_train_batch(adv_model *m)
     float *gx = malloc(xt->nbytes);
     adv_net_backward(net, gl, gx);
     size_t count;
-    const float *ref = tensor_f32(&st, "logits", &count);
+    const float *ref = tu_st_f32(&st, "logits", &count);
     if (ref) {
         double err = tu_rel_error(logits, ref, count);
         CHECK(err < 1e-4, "train logits rel. error %.3g", err);
         printf("  train batch logits rel. error %.2e\n", err);
     }
-    ref = tensor_f32(&st, "loss", NULL);
+    ref = tu_st_f32(&st, "loss", NULL);
     if (ref) CHECK(fabs(loss - *ref) < 1e-4 * (1 + fabs(*ref)), "train loss %g vs %g", loss, *ref);
-    ref = tensor_f32(&st, "grad_x", &count);
+    ref = tu_st_f32(&st, "grad_x", &count);
     if (ref) {
         double cs = tu_cosine(gx, ref, count);
         CHECK(cs > 0.999, "train input gradient cosine %.6f", cs);
@@ -151,7 +143,7 @@ static void check_train_batch(adv_model *m)
         {"after.bn7.running_mean", m->bn[6].running_mean, 512}, {"after.bn7.running_var", m->bn[6].running_var, 512},
     };
     for (size_t i = 0; i < sizeof grads / sizeof grads[0]; i++) {
-        ref = tensor_f32(&st, grads[i].name, &count);
+        ref = tu_st_f32(&st, grads[i].name, &count);
         CHECK(ref && count == grads[i].n, "%s present with %zu values", grads[i].name, grads[i].n);
         if (!ref || count != grads[i].n) continue;
         double cs = tu_cosine(grads[i].ours, ref, count), err = tu_rel_error(grads[i].ours, ref, count);

@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "advinst/safetensors.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,4 +73,12 @@ unsigned char *tu_read_file(const char *path, size_t *size)
     fclose(f);
     *size = n >= 0 ? (size_t)n : 0;
     return buf;
+}
+
+const float *tu_st_f32(const adv_st *st, const char *name, size_t *count)
+{
+    const adv_tensor *t = adv_st_find(st, name);
+    if (!t || t->dtype != ADV_DTYPE_F32) return NULL;
+    if (count) *count = t->nbytes / sizeof(float);
+    return t->data;
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "advinst/rng.h"
+#include "advinst/safetensors.h"
 
 extern int tu_failures;
 extern int tu_checks;
@@ -29,6 +30,10 @@ double tu_cosine(const float *a, const float *b, size_t n);
 const char *tu_path(const char *dir, const char *name);
 /* The whole file, malloc'd with one spare byte (NULL if unreadable); *size its length. */
 unsigned char *tu_read_file(const char *path, size_t *size);
+
+/* The F32 tensor `name` of a parsed safetensors file (NULL if absent or not F32); *count its
+ * number of values (count may be NULL). */
+const float *tu_st_f32(const adv_st *st, const char *name, size_t *count);
 
 /* Makes an empty scratch directory under the build tree for this test; returns its path. */
 const char *tu_scratch_dir(const char *test_name);

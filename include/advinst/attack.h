@@ -106,6 +106,16 @@ int adv_attack_ws_channels(const adv_attack_ws *ws);
 int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x, int format,
                    float *out, adv_attack_result *r);
 
+/* The objective the attack follows, at the perturbation delta[frames] of the clip x (as in
+ * adv_attack_run; targeted methods need p->target to be a class index): *value = CE of the
+ * original prediction (FGSM, ascended), -CE (PGDn), ||delta||^2 + alpha CE(target) (C&W) or
+ * L_ms(clean, heard) + alpha CE(target) (MS-C&W), where CE is the classifier's cross-entropy on
+ * what would be written; *distance = its distance term (0 for FGSM and PGDn); grad[frames] = the
+ * gradient with respect to delta that the attack takes the sign of. value, distance, grad may be
+ * NULL. For tests and tools; returns -1 on invalid parameters (adv_error). */
+int adv_attack_objective(adv_attack_ws *ws, const adv_attack_params *p, const float *x, int format,
+                         const float *delta, double *value, double *distance, float *grad);
+
 /* SNR in dB as the paper measures it: 20 log10(||x|| / (||x - x_adv|| + 1e-12)) over samples
  * [2048, n - 2048 - 1) (the whole clip if that is empty). */
 double adv_snr_db(const float *x, const float *x_adv, long n);
