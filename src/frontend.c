@@ -97,22 +97,20 @@ void adv_mel_filterbank(float *fb)
 
 void adv_circular_pad_index(int frames, int padded, int *src)
 {
-    int len = frames;
     for (int i = 0; i < frames; i++) src[i] = i;
-    /* Grow as the reference does: each step pads by at most the current length, half before
-     * (copied from the end) and half after (copied from the start). */
-    int *tmp = malloc(sizeof(int) * (size_t)(padded > 0 ? padded : 1));
-    while (len < padded) {
-        int pad = padded - len, step = pad < len ? pad : len;
-        int pre = step / 2, post = step - pre;
-        int j = 0;
-        for (int i = len - pre; i < len; i++) tmp[j++] = src[i];
-        for (int i = 0; i < len; i++) tmp[j++] = src[i];
-        for (int i = 0; i < post; i++) tmp[j++] = src[i];
-        memcpy(src, tmp, sizeof(int) * (size_t)j);
-        len = j;
+    if (padded <= frames) return;
+    /* The paper's circular_pad: the split of the padding is fixed once, then each round pads the
+     * current array circularly by at most its length on each side, until nothing is left. */
+    int pre = (padded - frames) / 2, post = padded - frames - pre, len = frames;
+    while (pre + post > 0) {
+        int a = pre < len ? pre : len, b = post < len ? post : len;
+        memmove(src + a, src, sizeof(int) * (size_t)len);        /* the current array at [a, a + len) */
+        memcpy(src, src + len, sizeof(int) * (size_t)a);         /* its last a columns before it */
+        memcpy(src + a + len, src + a, sizeof(int) * (size_t)b); /* its first b columns after it */
+        len += a + b;
+        pre -= a;
+        post -= b;
     }
-    free(tmp);
 }
 
 adv_frontend *adv_frontend_create(long n, const float *mean, const float *std)

@@ -160,7 +160,7 @@ int main(void)
     adv_model *m = adv_model_load("golden/model.safetensors");
     CHECK(m != NULL, "golden model loads: %s", adv_error());
     if (!m) return tu_finish("test_golden");
-    const char *cases[] = {"short", "odd", "tiny", "stereo441", "clip116"};
+    const char *cases[] = {"short", "odd", "tiny", "pad12", "pad15", "stereo441", "clip116"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(m, cases[i]);
     check_train_batch(m);
     adv_model_free(m);

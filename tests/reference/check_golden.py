@@ -64,14 +64,19 @@ def numpy_frontend(w, mean, std):
 
 
 def circ_index(T, Tp):
-    idx = list(range(T))
-    while len(idx) < Tp:
-        cur = len(idx)
-        step = min(Tp - cur, cur)
-        pre = step // 2
-        post = step - pre
-        idx = idx[cur - pre:] + idx + idx[:post]
-    return idx
+    """The paper's circular_pad as its code does it, with F.pad(mode="circular") on the column
+    indices: the split pre = pad // 2, post = pad - pre fixed once, then rounds of at most the
+    current length on each side."""
+    idx = torch.arange(T, dtype=F64)[None, None]
+    pre = max(Tp - T, 0) // 2
+    post = max(Tp - T, 0) - pre
+    while pre + post > 0:
+        cur = idx.shape[-1]
+        a, b = min(pre, cur), min(post, cur)
+        idx = F.pad(idx, [a, b], mode="circular")
+        pre -= a
+        post -= b
+    return [int(i) for i in idx[0, 0]]
 
 
 def main():
