@@ -1,4 +1,5 @@
-/* Time per iteration of C&W and Multi-Scale C&W on a 3.7 s clip at 16 kHz (59200 samples) with a
+/* Time per iteration of C&W and Multi-Scale C&W on a 3.7 s clip at 16 kHz (59200 samples) and at
+ * 48 kHz (177600 samples; the perturbation lives at 16 kHz, see include/advinst/perturb.h) with a
  * random model: one iteration = one forward, one backward, one update (MS-C&W adds the
  * multi-scale spectral loss and its backward). The learning rate is tiny so no run succeeds:
  * a run of I iterations minus a run of 1 gives the cost of I - 1 iterations; median over R runs.
@@ -17,9 +18,12 @@
 #include <stdlib.h>
 
 /* Median milliseconds per iteration of `method`. */
-static double bench(adv_model *m, adv_attack_method method, const float *x, long n, long iters, int repeat)
+static double bench(adv_model *m, adv_attack_method method, int rate, long iters, int repeat)
 {
-    adv_attack_ws *ws = adv_attack_ws_create(m, 16000, n, 1, method == ADV_MSCW);
+    const long n = (long)(3.7 * rate + 0.5);
+    float *x = malloc(sizeof(float) * n);
+    for (long i = 0; i < n; i++) x[i] = (float)(0.3 * sin(2 * M_PI * 440.0 * i / rate) + 0.1 * sin(i * 0.013 * 16000 / rate));
+    adv_attack_ws *ws = adv_attack_ws_create(m, rate, n, 1, method == ADV_MSCW);
     if (!ws) { fprintf(stderr, "bench_attack: %s\n", adv_error()); exit(1); }
     float *out = malloc(sizeof(float) * n);
     double *per = malloc(sizeof(double) * repeat);
@@ -39,6 +43,7 @@ static double bench(adv_model *m, adv_attack_method method, const float *x, long
     double med = adv_stat_median(per, (size_t)repeat);
     free(per);
     free(out);
+    free(x);
     adv_attack_ws_free(ws);
     return med;
 }
@@ -83,14 +88,17 @@ int main(int argc, char **argv)
     free(g);
     free(y);
 
-    double cw = bench(m, ADV_CW, x, n, iters, repeat), mscw = bench(m, ADV_MSCW, x, n, iters, repeat);
+    double cw = bench(m, ADV_CW, 16000, iters, repeat), mscw = bench(m, ADV_MSCW, 16000, iters, repeat);
+    double cw48 = bench(m, ADV_CW, 48000, iters, repeat), mscw48 = bench(m, ADV_MSCW, 48000, iters, repeat);
     if (json)
-        printf("{\"impl\":\"advinst\",\"threads\":%d,\"blas_core\":\"%s\",\"cw_ms\":%.3f,\"mscw_ms\":%.3f,\"msloss_ms\":%.3f}\n",
-               threads, adv_blas_core_name(), cw, mscw, ms_ms);
+        printf("{\"impl\":\"advinst\",\"threads\":%d,\"blas_core\":\"%s\",\"cw_ms\":%.3f,\"mscw_ms\":%.3f,\"msloss_ms\":%.3f,"
+               "\"cw48_ms\":%.3f,\"mscw48_ms\":%.3f,\"mscw48_over_16\":%.3f}\n",
+               threads, adv_blas_core_name(), cw, mscw, ms_ms, cw48, mscw48, mscw48 / mscw);
     else
         printf("advinst attacks, 3.7 s clip, %d thread(s), OpenBLAS %s: C&W %.2f ms/iteration, MS-C&W %.2f ms/iteration "
-               "(multi-scale loss forward + backward alone %.2f ms); medians of %d runs of %ld iterations\n",
-               threads, adv_blas_core_name(), cw, mscw, ms_ms, repeat, iters);
+               "(multi-scale loss forward + backward alone %.2f ms); at 48 kHz: C&W %.2f ms, MS-C&W %.2f ms "
+               "(%.2fx 16 kHz); medians of %d runs of %ld iterations\n",
+               threads, adv_blas_core_name(), cw, mscw, ms_ms, cw48, mscw48, mscw48 / mscw, repeat, iters);
     adv_model_free(m);
     free(x);
     return 0;

@@ -14,6 +14,7 @@
 #include "advinst/msloss.h"
 #include "advinst/nn.h"
 #include "advinst/optim.h"
+#include "advinst/perturb.h"
 #include "advinst/progress.h"
 #include <math.h>
 #include <sndfile.h>
@@ -139,16 +140,22 @@ double adv_snr_db(const float *x, const float *x_adv, long n)
 struct adv_attack_ws {
     adv_model *model;
     int rate, channels;
-    long frames;
+    long frames;             /* at `rate` */
+    long n16;                /* samples of the optimised perturbation (16 kHz) */
     adv_classifier *clf;
-    adv_msloss *ms;          /* NULL unless planned */
+    adv_perturb *pt;         /* delta (16 kHz) -> the perturbation played at `rate` */
+    adv_msloss *ms;          /* at 16 kHz; NULL unless planned */
     adv_adam adam;
-    float *delta;            /* the optimised perturbation */
-    float *applied;          /* the perturbation as added (PGDn: clamped to eps) */
-    float *grad;             /* d loss / d delta, then its sign */
-    float *gmono;            /* d loss / d mono */
-    float *gms;              /* d L_ms / d mono */
-    float *pass;             /* d mono / d delta: share of channels not clamped */
+    float *delta;            /* n16: the optimised perturbation */
+    float *up;               /* frames: U delta, before the eps clamp */
+    float *applied;          /* frames: the perturbation as added, clamp(U delta, -eps, eps) */
+    float *emask;            /* frames: 1 where that clamp is inactive */
+    float *grad;             /* frames: d loss / d applied */
+    float *grad16;           /* n16: d loss / d delta, then its sign */
+    float *g16;              /* n16: d loss / d (the 16 kHz signal the classifier hears) */
+    float *gms;              /* n16: d L_ms / d (that signal) */
+    float *gmono;            /* frames: d loss / d mono */
+    float *pass;             /* frames: d mono / d applied: share of channels not clamped to [-1, 1] */
     float *mono_clean, *mono_heard;
     float *heard;            /* frames x channels, what would be written */
 };
@@ -156,22 +163,18 @@ struct adv_attack_ws {
 int adv_attack_ws_rate(const adv_attack_ws *ws) { return ws->rate; }
 long adv_attack_ws_frames(const adv_attack_ws *ws) { return ws->frames; }
 int adv_attack_ws_channels(const adv_attack_ws *ws) { return ws->channels; }
+long adv_attack_ws_samples16k(const adv_attack_ws *ws) { return ws->n16; }
 
 void adv_attack_ws_free(adv_attack_ws *ws)
 {
     if (!ws) return;
     adv_classifier_free(ws->clf);
+    adv_perturb_free(ws->pt);
     adv_msloss_free(ws->ms);
     adv_adam_free(&ws->adam);
-    free(ws->delta);
-    free(ws->applied);
-    free(ws->grad);
-    free(ws->gmono);
-    free(ws->gms);
-    free(ws->pass);
-    free(ws->mono_clean);
-    free(ws->mono_heard);
-    free(ws->heard);
+    float *bufs[] = {ws->delta, ws->up, ws->applied, ws->emask, ws->grad, ws->grad16, ws->g16, ws->gms,
+                     ws->gmono, ws->pass, ws->mono_clean, ws->mono_heard, ws->heard};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(ws);
 }
 
@@ -187,22 +190,29 @@ adv_attack_ws *adv_attack_ws_create(adv_model *m, int rate, long frames, int cha
     ws->rate = rate;
     ws->frames = frames;
     ws->channels = channels;
-    ws->clf = adv_classifier_create(m, rate, frames);
-    if (!ws->clf) { adv_attack_ws_free(ws); return NULL; }
-    if (with_msloss && !(ws->ms = adv_msloss_create(frames))) { adv_attack_ws_free(ws); return NULL; }
-    if (adv_adam_init(&ws->adam, (size_t)frames, 1e-5f) != 0) { adv_attack_ws_free(ws); return NULL; }
-    const size_t n = (size_t)frames;
-    ws->delta = malloc(sizeof(float) * n);
+    if (!(ws->clf = adv_classifier_create(m, rate, frames)) || !(ws->pt = adv_perturb_create(rate, frames))) {
+        adv_attack_ws_free(ws);
+        return NULL;
+    }
+    ws->n16 = adv_perturb_samples16k(ws->pt);
+    if (with_msloss && !(ws->ms = adv_msloss_create(ws->n16))) { adv_attack_ws_free(ws); return NULL; }
+    if (adv_adam_init(&ws->adam, (size_t)ws->n16, 1e-5f) != 0) { adv_attack_ws_free(ws); return NULL; }
+    const size_t n = (size_t)frames, n16 = (size_t)ws->n16;
+    ws->delta = malloc(sizeof(float) * n16);
+    ws->grad16 = malloc(sizeof(float) * n16);
+    ws->g16 = malloc(sizeof(float) * n16);
+    ws->gms = malloc(sizeof(float) * n16);
+    ws->up = malloc(sizeof(float) * n);
     ws->applied = malloc(sizeof(float) * n);
+    ws->emask = malloc(sizeof(float) * n);
     ws->grad = malloc(sizeof(float) * n);
     ws->gmono = malloc(sizeof(float) * n);
-    ws->gms = malloc(sizeof(float) * n);
     ws->pass = malloc(sizeof(float) * n);
     ws->mono_clean = malloc(sizeof(float) * n);
     ws->mono_heard = malloc(sizeof(float) * n);
     ws->heard = malloc(sizeof(float) * n * (size_t)channels);
-    if (!ws->delta || !ws->applied || !ws->grad || !ws->gmono || !ws->gms || !ws->pass || !ws->mono_clean ||
-        !ws->mono_heard || !ws->heard) {
+    if (!ws->delta || !ws->grad16 || !ws->g16 || !ws->gms || !ws->up || !ws->applied || !ws->emask || !ws->grad ||
+        !ws->gmono || !ws->pass || !ws->mono_clean || !ws->mono_heard || !ws->heard) {
         adv_attack_ws_free(ws);
         adv_fail("out of memory for an attack on %ld frames x %d channels", frames, channels);
         return NULL;
@@ -269,31 +279,33 @@ static int succeeded(const run_state *s)
     return 1;
 }
 
-/* ws->grad = d objective / d delta for the last forward (whose input was mono_heard); returns the
- * objective (see adv_attack_objective) and its distance term in *distance. */
+/* ws->grad16 = d objective / d delta for the last forward (whose input was mono_heard); returns
+ * the objective (see adv_attack_objective) and its distance term in *distance. The cross-entropy's
+ * gradient and MS-C&W's spectral loss meet at 16 kHz (the classifier's resampled heard signal),
+ * go back through the resampler's adjoint to the mono mix at the clip's rate, through the mix and
+ * the [-1, 1] clamp to the perturbation played, and through the eps clamp and U's adjoint to
+ * delta (src/perturb.c). C&W's distance is ||delta||^2 on delta itself. */
 static double gradient(run_state *s, double *distance)
 {
     adv_attack_ws *ws = s->ws;
     const adv_attack_params *p = s->p;
-    const long n = ws->frames;
+    const long n = ws->frames, n16 = ws->n16;
     float glogits[ADV_N_CLASSES];
     double ce = adv_cross_entropy(1, ADV_N_CLASSES, s->logits, &s->label, glogits), dist = 0;
     /* FGSM ascends CE directly; PGDn minimises -CE; C&W and MS-C&W minimise alpha CE + distance */
     float coef = p->method == ADV_PGDN ? -1.0f : (p->method == ADV_FGSM ? 1.0f : p->alpha);
     for (int k = 0; k < ADV_N_CLASSES; k++) glogits[k] *= coef;
-    adv_classifier_backward(ws->clf, glogits, ws->gmono);
+    adv_classifier_backward16k(ws->clf, glogits, ws->g16);
     if (p->method == ADV_MSCW) {
-        dist = adv_msloss_eval(ws->ms, ws->mono_heard, ws->gms);
-        for (long i = 0; i < n; i++) ws->gmono[i] += ws->gms[i];
+        dist = adv_msloss_eval(ws->ms, adv_classifier_wave16k(ws->clf), ws->gms);
+        for (long i = 0; i < n16; i++) ws->g16[i] += ws->gms[i];
     }
+    adv_classifier_resample_adjoint(ws->clf, ws->g16, ws->gmono);
     for (long i = 0; i < n; i++) ws->grad[i] = ws->gmono[i] * ws->pass[i];
-    if (p->method == ADV_PGDN) {
-        /* x + clamp(delta, -eps, eps): no gradient where the clamp is active */
-        for (long i = 0; i < n; i++)
-            if (ws->delta[i] > p->eps || ws->delta[i] < -p->eps) ws->grad[i] = 0;
-    } else if (p->method == ADV_CW) {
-        for (long i = 0; i < n; i++) {
-            ws->grad[i] += 2.0f * ws->delta[i];
+    adv_perturb_backward(ws->pt, ws->grad, ws->emask, ws->grad16);
+    if (p->method == ADV_CW) {
+        for (long i = 0; i < n16; i++) {
+            ws->grad16[i] += 2.0f * ws->delta[i];
             dist += (double)ws->delta[i] * ws->delta[i];
         }
     }
@@ -301,34 +313,26 @@ static double gradient(run_state *s, double *distance)
     return coef * ce + dist;
 }
 
-/* Scales delta into the L2 ball of the minimum SNR (measured over the SNR window). */
-static void project_snr(run_state *s)
-{
-    if (!s->snr_on) return;
-    adv_attack_ws *ws = s->ws;
-    long lo, hi;
-    adv_snr_window(ws->frames, &lo, &hi);
-    double ss = 0;
-    for (long i = lo; i < hi; i++) ss += (double)ws->delta[i] * ws->delta[i];
-    double norm = sqrt(ss);
-    if (norm <= s->snr_radius) return;
-    float scale = (float)(s->snr_radius / norm);
-    for (long i = 0; i < ws->frames; i++) ws->delta[i] *= scale;
-}
-
-/* ws->applied from ws->delta. */
+/* ws->up = U delta, then (if the minimum SNR is on) delta scaled so that U delta lies in the L2
+ * ball of the minimum SNR over the SNR window at the clip's rate; then ws->applied and ws->emask:
+ * U delta clamped to [-eps, eps] (which only shrinks it) and where that clamp is inactive. */
 static void set_applied(run_state *s)
 {
     adv_attack_ws *ws = s->ws;
-    const float eps = s->p->eps;
-    if (s->p->method == ADV_PGDN) {
-        for (long i = 0; i < ws->frames; i++) {
-            float d = ws->delta[i];
-            ws->applied[i] = d > eps ? eps : (d < -eps ? -eps : d);
+    adv_perturb_upsample(ws->pt, ws->delta, ws->up);
+    if (s->snr_on) {
+        long lo, hi;
+        adv_snr_window(ws->frames, &lo, &hi);
+        double ss = 0;
+        for (long i = lo; i < hi; i++) ss += (double)ws->up[i] * ws->up[i];
+        double norm = sqrt(ss);
+        if (norm > s->snr_radius) {
+            float scale = (float)(s->snr_radius / norm);
+            for (long i = 0; i < ws->n16; i++) ws->delta[i] *= scale;
+            adv_perturb_upsample(ws->pt, ws->delta, ws->up);
         }
-    } else {
-        memcpy(ws->applied, ws->delta, sizeof(float) * (size_t)ws->frames);
     }
+    adv_perturb_clamp(ws->frames, ws->up, s->p->eps, ws->applied, ws->emask);
 }
 
 static int validate(const adv_attack_ws *ws, const adv_attack_params *p, const float *x)
@@ -368,16 +372,16 @@ static int start_clip(run_state *s, const adv_attack_params *p, const float *x, 
 
     adv_audio clean = {(float *)x, n, ws->channels, ws->rate, 0};
     adv_audio_mix_mono(&clean, ws->mono_clean);
-    memset(ws->delta, 0, sizeof(float) * (size_t)n);
-    memset(ws->applied, 0, sizeof(float) * (size_t)n);
-    apply(s);   /* the unperturbed output, and the clamp mask at delta = 0 */
+    memset(ws->delta, 0, sizeof(float) * (size_t)ws->n16);
+    set_applied(s);
+    apply(s);   /* the unperturbed output, and the clamp masks at delta = 0 */
 
     /* the original prediction, on the input as given */
     adv_classifier_forward(ws->clf, ws->mono_clean, s->logits);
     adv_softmax(ADV_N_CLASSES, s->logits, s->probs);
     s->pred = adv_most_likely(s->probs);
-    /* MS-C&W measures its distance from the clean clip */
-    if (p->method == ADV_MSCW) adv_msloss_set_reference(ws->ms, ws->mono_clean);
+    /* MS-C&W measures its distance from the clean clip, at 16 kHz as the classifier hears it */
+    if (p->method == ADV_MSCW) adv_msloss_set_reference(ws->ms, adv_classifier_wave16k(ws->clf));
 
     s->label = s->pred;
     if (s->targeted) {
@@ -402,13 +406,13 @@ int adv_attack_objective(adv_attack_ws *ws, const adv_attack_params *p, const fl
     run_state s = {0};
     s.ws = ws;
     start_clip(&s, p, x, format);
-    memcpy(ws->delta, delta, sizeof(float) * (size_t)ws->frames);
+    memcpy(ws->delta, delta, sizeof(float) * (size_t)ws->n16);
     set_applied(&s);
     apply(&s);
     check(&s);
     double v = gradient(&s, distance);
     if (value) *value = v;
-    if (grad) memcpy(grad, ws->grad, sizeof(float) * (size_t)ws->frames);
+    if (grad) memcpy(grad, ws->grad16, sizeof(float) * (size_t)ws->n16);
     return 0;
 }
 
@@ -419,7 +423,7 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
     memset(r, 0, sizeof *r);
     r->target = ADV_TARGET_NONE;
     if (validate(ws, p, x) != 0) return -1;
-    const long n = ws->frames;
+    const long n = ws->frames, n16 = ws->n16;
     run_state s = {0};
     s.ws = ws;
     int silent = start_clip(&s, p, x, format);
@@ -447,8 +451,7 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
     if (p->method == ADV_PGDN) {
         /* random start; its forward only feeds the first update */
         uint64_t rng = p->seed;
-        for (long i = 0; i < n; i++) ws->delta[i] = p->eps * (2.0f * adv_rng_uniform(&rng) - 1.0f);
-        project_snr(&s);
+        for (long i = 0; i < n16; i++) ws->delta[i] = p->eps * (2.0f * adv_rng_uniform(&rng) - 1.0f);
         set_applied(&s);
         apply(&s);
         check(&s);
@@ -460,18 +463,13 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
     while (it < max_iter) {
         if (p->cancel && atomic_load(p->cancel)) { status = ADV_ATTACK_CANCELLED; break; }
         gradient(&s, NULL);
-        adv_sign((size_t)n, ws->grad, ws->grad);
+        adv_sign((size_t)n16, ws->grad16, ws->grad16);
         if (p->method == ADV_FGSM) {
-            for (long i = 0; i < n; i++) ws->delta[i] = p->eps * ws->grad[i];
+            for (long i = 0; i < n16; i++) ws->delta[i] = p->eps * ws->grad16[i];
         } else {
-            adv_adam_step(&ws->adam, ws->delta, ws->grad);
-            if (s.targeted)
-                for (long i = 0; i < n; i++) {
-                    float d = ws->delta[i];
-                    ws->delta[i] = d > p->eps ? p->eps : (d < -p->eps ? -p->eps : d);
-                }
+            adv_adam_step(&ws->adam, ws->delta, ws->grad16);
+            if (s.targeted) adv_perturb_clamp(n16, ws->delta, p->eps, ws->delta, NULL);
         }
-        project_snr(&s);
         set_applied(&s);
         apply(&s);
         check(&s);

@@ -24,6 +24,7 @@ long adv_classifier_min_samples(int rate)
 }
 
 long adv_classifier_samples(const adv_classifier *c) { return c->n; }
+long adv_classifier_samples16k(const adv_classifier *c) { return c->n16; }
 int adv_classifier_rate(const adv_classifier *c) { return c->rate; }
 adv_frontend *adv_classifier_frontend(adv_classifier *c) { return c->frontend; }
 const float *adv_classifier_wave16k(const adv_classifier *c) { return c->wave16k; }
@@ -90,14 +91,25 @@ void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits)
     adv_net_forward(c->net, c->net_input, logits);
 }
 
-void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave)
+void adv_classifier_backward16k(adv_classifier *c, const float *glogits, float *g16)
 {
     adv_net_backward(c->net, glogits, c->gnet_input);
+    adv_frontend_backward(c->frontend, c->gnet_input, g16);
+}
+
+void adv_classifier_resample_adjoint(const adv_classifier *c, const float *g16, float *gwave)
+{
+    if (c->resampler) adv_resampler_backward(c->resampler, g16, gwave);
+    else if (gwave != g16) memcpy(gwave, g16, sizeof(float) * (size_t)c->n);
+}
+
+void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave)
+{
     if (c->resampler) {
-        adv_frontend_backward(c->frontend, c->gnet_input, c->gwave16k);
+        adv_classifier_backward16k(c, glogits, c->gwave16k);
         adv_resampler_backward(c->resampler, c->gwave16k, gwave);
     } else {
-        adv_frontend_backward(c->frontend, c->gnet_input, gwave);
+        adv_classifier_backward16k(c, glogits, gwave);
     }
 }
 

@@ -16,6 +16,8 @@ long adv_classifier_min_samples(int rate);
 adv_classifier *adv_classifier_create(adv_model *m, int rate, long n_samples);
 void adv_classifier_free(adv_classifier *c);
 long adv_classifier_samples(const adv_classifier *c);
+/* Samples at 16 kHz: ceil(n_samples * 16000 / rate). */
+long adv_classifier_samples16k(const adv_classifier *c);
 int adv_classifier_rate(const adv_classifier *c);
 
 /* logits[12] of wave[n_samples] (evaluation mode). Keeps what backward needs. The samples must
@@ -23,6 +25,11 @@ int adv_classifier_rate(const adv_classifier *c);
 void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits);
 /* gwave[n_samples] = d loss / d wave given glogits[12] = d loss / d logits, for the last forward. */
 void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave);
+/* The two halves of adv_classifier_backward, so that a loss on the 16 kHz signal can join in:
+ * g16[samples16k] = d loss / d (the 16 kHz signal of the last forward), and gwave[n_samples] =
+ * the resampler's exact adjoint of g16 (a copy at 16 kHz; in place allowed at 16 kHz). */
+void adv_classifier_backward16k(adv_classifier *c, const float *glogits, float *g16);
+void adv_classifier_resample_adjoint(const adv_classifier *c, const float *g16, float *gwave);
 
 /* Convenience for programs: classifies a whole file's audio (mono mix). Fails on too-short audio
  * and on samples adv_audio_check_samples refuses (NaN, Inf, beyond ADV_AUDIO_MAX_ABS). */
