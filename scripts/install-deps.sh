@@ -9,6 +9,7 @@ pkgs=(build-essential cmake pkg-config libfftw3-dev libopenblas-dev libsndfile1-
       libjack-jackd2-dev jackd2 liblo-dev liblo-tools libcjson-dev libinih-dev libcairo2-dev
       libfluidsynth-dev timgm6mb-soundfont)
 pkgs+=(valgrind)   # the memcheck test (scripts/valgrind.sh)
+pkgs+=(python3)    # the TouchOSC layout test (tests/cli_live_ui.sh)
 for arg in "$@"; do
   case "$arg" in
     --full) pkgs+=(fluid-soundfont-gm musescore-general-soundfont hydrogen-drumkits espeak-ng) ;;

@@ -8,7 +8,8 @@ ADV=$1 WORK=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 UI=$HERE/../ui
 rm -rf "$WORK" && mkdir -p "$WORK"
-if ! command -v python3 >/dev/null; then echo "cli_live_ui: SKIP (no python3)"; exit 0; fi
+# python3 (the layout's generator) is an optional tool: without it, ctest's skip code
+if ! command -v python3 >/dev/null; then echo "cli_live_ui: SKIPPED: no python3"; exit 77; fi
 "$ADV" live --list-osc | awk '{print $2}' | sort -u >"$WORK/implemented"
 python3 - "$UI/advinst.tosc" <<'PY'
 import sys, zlib, xml.etree.ElementTree as ET
