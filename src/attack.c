@@ -10,6 +10,7 @@
 #include "advinst/attack.h"
 #include "advinst/audio.h"
 #include "advinst/classifier.h"
+#include "advinst/codec.h"
 #include "advinst/error.h"
 #include "advinst/msloss.h"
 #include "advinst/nn.h"
@@ -158,6 +159,12 @@ struct adv_attack_ws {
     float *pass;             /* frames: d mono / d applied: share of channels not clamped to [-1, 1] */
     float *mono_clean, *mono_heard;
     float *heard;            /* frames x channels, what would be written */
+    /* lossy output formats, made on first use: */
+    adv_codec *codec;        /* the format's encode / decode round trip */
+    float *decoded;          /* frames x channels: heard as a reader decodes it */
+    float *mono_pre;         /* frames: the mono mix of heard before encoding */
+    adv_resampler *down;     /* rate -> 16 kHz for mono_pre (MS-C&W at another rate) */
+    float *pre16;            /* n16: mono_pre at 16 kHz */
 };
 
 int adv_attack_ws_rate(const adv_attack_ws *ws) { return ws->rate; }
@@ -172,8 +179,10 @@ void adv_attack_ws_free(adv_attack_ws *ws)
     adv_perturb_free(ws->pt);
     adv_msloss_free(ws->ms);
     adv_adam_free(&ws->adam);
-    float *bufs[] = {ws->delta, ws->up, ws->applied, ws->emask, ws->grad, ws->grad16, ws->g16, ws->gms,
-                     ws->gmono, ws->pass, ws->mono_clean, ws->mono_heard, ws->heard};
+    adv_codec_free(ws->codec);
+    adv_resampler_free(ws->down);
+    float *bufs[] = {ws->delta, ws->up, ws->applied, ws->emask, ws->grad, ws->grad16, ws->g16, ws->gms, ws->gmono,
+                     ws->pass, ws->mono_clean, ws->mono_heard, ws->heard, ws->decoded, ws->mono_pre, ws->pre16};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(ws);
 }
@@ -228,6 +237,8 @@ typedef struct {
     const adv_attack_params *p;
     const float *x;
     quantizer q;
+    adv_codec *codec;        /* lossy output formats: the round trip, else NULL */
+    const float *pre;        /* the mono mix before encoding (without a codec: mono_heard) */
     int targeted, label;     /* label: target (targeted) or original prediction */
     float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
     int pred;
@@ -236,8 +247,12 @@ typedef struct {
     double snr_radius;       /* max ||delta|| over the SNR window */
 } run_state;
 
-/* heard, mono_heard and pass from ws->applied. */
-static void apply(run_state *s)
+/* heard, mono_heard and pass from ws->applied. With a codec, mono_heard (what the classifier
+ * hears) is the mix of heard encoded and decoded, the gradient passing straight through the
+ * codec, and s->pre the mix before encoding (what the SNR and MS-C&W's distance measure: the
+ * attack's own part, not the codec's loss, which a few samples more or less reshuffle). -1 if the
+ * codec fails. */
+static int apply(run_state *s)
 {
     adv_attack_ws *ws = s->ws;
     const int C = ws->channels;
@@ -257,7 +272,19 @@ static void apply(run_state *s)
         ws->pass[f] = C == 1 ? (float)live : (float)live * inv;
     }
     adv_audio a = {ws->heard, ws->frames, C, ws->rate, 0};
-    adv_audio_mix_mono(&a, ws->mono_heard);   /* exactly the mix a reader of the file computes */
+    if (!s->codec) {
+        adv_audio_mix_mono(&a, ws->mono_heard);   /* exactly the mix a reader of the file computes */
+        return 0;
+    }
+    adv_audio_mix_mono(&a, ws->mono_pre);
+    if (s->p->method == ADV_MSCW) {
+        if (ws->down) adv_resampler_forward(ws->down, ws->mono_pre, ws->pre16);
+        else memcpy(ws->pre16, ws->mono_pre, sizeof(float) * (size_t)ws->n16);
+    }
+    if (adv_codec_round_trip(s->codec, ws->heard, ws->decoded) != 0) return -1;
+    a.samples = ws->decoded;
+    adv_audio_mix_mono(&a, ws->mono_heard);
+    return 0;
 }
 
 /* Forward of what would be written: logits, prediction, SNR. */
@@ -267,7 +294,7 @@ static void check(run_state *s)
     adv_classifier_forward(ws->clf, ws->mono_heard, s->logits);
     adv_softmax(ADV_N_CLASSES, s->logits, s->probs);
     s->pred = adv_most_likely(s->probs);
-    s->snr = adv_snr_db(ws->mono_clean, ws->mono_heard, ws->frames);
+    s->snr = adv_snr_db(ws->mono_clean, s->pre, ws->frames);
 }
 
 static int succeeded(const run_state *s)
@@ -297,7 +324,7 @@ static double gradient(run_state *s, double *distance)
     for (int k = 0; k < ADV_N_CLASSES; k++) glogits[k] *= coef;
     adv_classifier_backward16k(ws->clf, glogits, ws->g16);
     if (p->method == ADV_MSCW) {
-        dist = adv_msloss_eval(ws->ms, adv_classifier_wave16k(ws->clf), ws->gms);
+        dist = adv_msloss_eval(ws->ms, s->codec ? ws->pre16 : adv_classifier_wave16k(ws->clf), ws->gms);
         for (long i = 0; i < n16; i++) ws->g16[i] += ws->gms[i];
     }
     adv_classifier_resample_adjoint(ws->clf, ws->g16, ws->gmono);
@@ -357,9 +384,32 @@ static int validate(const adv_attack_ws *ws, const adv_attack_params *p, const f
     return adv_audio_check_samples(x, ws->frames, ws->channels, "attack: the input");
 }
 
+/* The output format's codec for a run: NULL for formats a quantiser models; for lossy ones the
+ * workspace's round trip, made (or remade for another format) here. -1 if it cannot be made. */
+static int prepare_codec(adv_attack_ws *ws, int format, adv_codec **codec)
+{
+    *codec = NULL;
+    if (!adv_codec_is_lossy(format)) return 0;
+    if (!ws->codec || adv_codec_format(ws->codec) != format) {
+        adv_codec_free(ws->codec);
+        if (!(ws->codec = adv_codec_create(format, ws->rate, ws->channels, ws->frames))) return -1;
+    }
+    if (!ws->decoded) {
+        ws->decoded = malloc(sizeof(float) * (size_t)ws->frames * ws->channels);
+        ws->mono_pre = malloc(sizeof(float) * (size_t)ws->frames);
+        ws->pre16 = malloc(sizeof(float) * (size_t)ws->n16);
+        if (!ws->decoded || !ws->mono_pre || !ws->pre16)
+            return adv_fail("out of memory for an attack on %ld frames x %d channels", ws->frames, ws->channels);
+        if (ws->rate != ADV_SAMPLE_RATE && !(ws->down = adv_resampler_create(ws->rate, ADV_SAMPLE_RATE, ws->frames)))
+            return -1;
+    }
+    *codec = ws->codec;
+    return 0;
+}
+
 /* The start of a clip: the clean mono mix and its original prediction, the distance's reference,
  * the label to move toward or away from, the unperturbed output (delta = 0). Returns 1 if the mono
- * mix is silent. */
+ * mix is silent, -1 on a codec failure. */
 static int start_clip(run_state *s, const adv_attack_params *p, const float *x, int format)
 {
     adv_attack_ws *ws = s->ws;
@@ -369,12 +419,14 @@ static int start_clip(run_state *s, const adv_attack_params *p, const float *x, 
     s->q = quantizer_for(format);
     s->targeted = adv_attack_method_targeted(p->method);
     s->snr_on = isfinite(p->min_snr_db);
+    if (prepare_codec(ws, format, &s->codec) != 0) return -1;
+    s->pre = s->codec ? ws->mono_pre : ws->mono_heard;
 
     adv_audio clean = {(float *)x, n, ws->channels, ws->rate, 0};
     adv_audio_mix_mono(&clean, ws->mono_clean);
     memset(ws->delta, 0, sizeof(float) * (size_t)ws->n16);
     set_applied(s);
-    apply(s);   /* the unperturbed output, and the clamp masks at delta = 0 */
+    if (apply(s) != 0) return -1;   /* the unperturbed output, and the clamp masks at delta = 0 */
 
     /* the original prediction, on the input as given */
     adv_classifier_forward(ws->clf, ws->mono_clean, s->logits);
@@ -405,15 +457,60 @@ int adv_attack_objective(adv_attack_ws *ws, const adv_attack_params *p, const fl
     if (p->target == ADV_TARGET_RANDOM) return adv_fail("attack objective: the target must be a class index");
     run_state s = {0};
     s.ws = ws;
-    start_clip(&s, p, x, format);
+    if (start_clip(&s, p, x, format) < 0) return -1;
     memcpy(ws->delta, delta, sizeof(float) * (size_t)ws->n16);
     set_applied(&s);
-    apply(&s);
+    if (apply(&s) != 0) return -1;
     check(&s);
     double v = gradient(&s, distance);
     if (value) *value = v;
     if (grad) memcpy(grad, ws->grad16, sizeof(float) * (size_t)ws->n16);
     return 0;
+}
+
+/* The optimisation loop of adv_attack_run from delta = 0 (PGDn: its random start); returns its
+ * status and the iterations done in *iterations, or -1 on a codec failure. */
+static int optimise(run_state *s, long *iterations)
+{
+    adv_attack_ws *ws = s->ws;
+    const adv_attack_params *p = s->p;
+    const long n16 = ws->n16;
+    adv_adam_reset(&ws->adam);
+    ws->adam.lr = p->lr;
+    if (p->method == ADV_PGDN) {
+        /* random start; its forward only feeds the first update */
+        uint64_t rng = p->seed;
+        for (long i = 0; i < n16; i++) ws->delta[i] = p->eps * (2.0f * adv_rng_uniform(&rng) - 1.0f);
+        set_applied(s);
+        if (apply(s) != 0) return -1;
+        check(s);
+    }
+    const long max_iter = p->method == ADV_FGSM ? 1 : p->max_iter;
+    adv_attack_status status = ADV_ATTACK_FAILED;
+    long it = 0;
+    while (it < max_iter) {
+        if (p->cancel && atomic_load(p->cancel)) { status = ADV_ATTACK_CANCELLED; break; }
+        gradient(s, NULL);
+        adv_sign((size_t)n16, ws->grad16, ws->grad16);
+        if (p->method == ADV_FGSM) {
+            for (long i = 0; i < n16; i++) ws->delta[i] = p->eps * ws->grad16[i];
+        } else {
+            adv_adam_step(&ws->adam, ws->delta, ws->grad16);
+            if (s->targeted) adv_perturb_clamp(n16, ws->delta, p->eps, ws->delta, NULL);
+        }
+        set_applied(s);
+        if (apply(s) != 0) return -1;
+        check(s);
+        it++;
+        int ok = succeeded(s);
+        if (p->callback) {
+            adv_attack_progress pr = {it, s->pred, s->probs[s->pred], s->snr};
+            if (p->callback(&pr, p->user) != 0 && !ok) { status = ADV_ATTACK_CANCELLED; break; }
+        }
+        if (ok) { status = ADV_ATTACK_OK; break; }
+    }
+    *iterations = it;
+    return (int)status;
 }
 
 int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x, int format, float *out,
@@ -423,76 +520,40 @@ int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x
     memset(r, 0, sizeof *r);
     r->target = ADV_TARGET_NONE;
     if (validate(ws, p, x) != 0) return -1;
-    const long n = ws->frames, n16 = ws->n16;
+    const long n = ws->frames;
     run_state s = {0};
     s.ws = ws;
     int silent = start_clip(&s, p, x, format);
+    if (silent < 0) return -1;
+    r->codec = s.codec != NULL;
     r->before_class = r->after_class = s.pred;
     r->before_confidence = r->after_confidence = s.probs[s.pred];
     r->snr_db = INFINITY;
     if (s.targeted) r->target = s.label;
-    long lo, hi;
     if (silent || (s.targeted && s.pred == s.label)) {
         r->status = silent ? ADV_ATTACK_SILENT : ADV_ATTACK_ALREADY;
         memcpy(out, ws->heard, sizeof(float) * (size_t)n * ws->channels);
         r->seconds = adv_now() - t0;
         return 0;
     }
-
     if (s.snr_on) {
+        long lo, hi;
         adv_snr_window(n, &lo, &hi);
         double sx = 0;
         for (long i = lo; i < hi; i++) sx += (double)ws->mono_clean[i] * ws->mono_clean[i];
         s.snr_radius = sqrt(sx) * pow(10.0, -p->min_snr_db / 20.0);
     }
 
-    adv_adam_reset(&ws->adam);
-    ws->adam.lr = p->lr;
-    if (p->method == ADV_PGDN) {
-        /* random start; its forward only feeds the first update */
-        uint64_t rng = p->seed;
-        for (long i = 0; i < n16; i++) ws->delta[i] = p->eps * (2.0f * adv_rng_uniform(&rng) - 1.0f);
-        set_applied(&s);
-        apply(&s);
-        check(&s);
-    }
-
-    const long max_iter = p->method == ADV_FGSM ? 1 : p->max_iter;
-    adv_attack_status status = ADV_ATTACK_FAILED;
     long it = 0;
-    while (it < max_iter) {
-        if (p->cancel && atomic_load(p->cancel)) { status = ADV_ATTACK_CANCELLED; break; }
-        gradient(&s, NULL);
-        adv_sign((size_t)n16, ws->grad16, ws->grad16);
-        if (p->method == ADV_FGSM) {
-            for (long i = 0; i < n16; i++) ws->delta[i] = p->eps * ws->grad16[i];
-        } else {
-            adv_adam_step(&ws->adam, ws->delta, ws->grad16);
-            if (s.targeted) adv_perturb_clamp(n16, ws->delta, p->eps, ws->delta, NULL);
-        }
-        set_applied(&s);
-        apply(&s);
-        check(&s);
-        it++;
-        int ok = succeeded(&s);
-        if (p->callback) {
-            adv_attack_progress pr = {it, s.pred, s.probs[s.pred], s.snr};
-            if (p->callback(&pr, p->user) != 0 && !ok) { status = ADV_ATTACK_CANCELLED; break; }
-        }
-        if (ok) { status = ADV_ATTACK_OK; break; }
-    }
-
-    r->status = status;
+    int status = optimise(&s, &it);
+    if (status < 0) return -1;
+    r->status = (adv_attack_status)status;
     r->success = status == ADV_ATTACK_OK;
     r->iterations = it;
-    if (it == 0) {
-        /* cancelled before any update: the input unchanged */
+    if (it == 0 || (s.snr_on && !(s.snr >= p->min_snr_db))) {
+        /* cancelled before any update, or below the minimum SNR (never handed out): the input */
         memset(ws->applied, 0, sizeof(float) * (size_t)n);
-        apply(&s);
-    } else if (s.snr_on && !(s.snr >= p->min_snr_db)) {
-        /* never hand out a perturbation below the minimum SNR: fall back to the input */
-        memset(ws->applied, 0, sizeof(float) * (size_t)n);
-        apply(&s);
+        if (apply(&s) != 0) return -1;
     } else {
         r->after_class = s.pred;
         r->after_confidence = s.probs[s.pred];

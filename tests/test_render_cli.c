@@ -92,18 +92,67 @@ static void round_trip(const char *name, int format, double step, const char *me
             CHECK(cJSON_GetObjectItem(o, keys[k]) != NULL, "%s: JSON has \"%s\"", name, keys[k]);
         cJSON *after = cJSON_GetObjectItem(o, "after");
         cJSON *pred = after ? cJSON_GetObjectItem(after, "prediction") : NULL;
+        cJSON *written = cJSON_GetObjectItem(o, "written");
+        cJSON *wpred = written ? cJSON_GetObjectItem(written, "prediction") : NULL;
         float logits[ADV_N_CLASSES];
-        if (pred && cJSON_IsString(pred) && adv_classify_audio(model, &b, logits) == 0) {
+        if (pred && cJSON_IsString(pred) && wpred && cJSON_IsString(wpred) && adv_classify_audio(model, &b, logits) == 0) {
             int best = adv_most_likely(logits);
-            CHECK(!strcmp(model->classes[best], pred->valuestring), "%s: output classifies as %s, JSON says %s", name,
-                  model->classes[best], pred->valuestring);
+            CHECK(!strcmp(model->classes[best], pred->valuestring) && !strcmp(model->classes[best], wpred->valuestring),
+                  "%s: output classifies as %s, JSON says %s, written %s", name, model->classes[best], pred->valuestring,
+                  wpred->valuestring);
+        } else {
+            CHECK(0, "%s: JSON lacks after or written predictions: %s", name, js);
         }
+        CHECK(cJSON_IsNull(cJSON_GetObjectItem(o, "codec")), "%s: no codec in the loop for a lossless format", name);
         cJSON *ok = cJSON_GetObjectItem(o, "success");
         CHECK(cJSON_IsTrue(ok), "%s: attack succeeded (%s)", name, js);
         cJSON_Delete(o);
     }
     adv_audio_free(&a);
     adv_audio_free(&b);
+    free(err);
+    free(js);
+}
+
+/* A lossy output (the codec in the attack's loop): the written file, decoded and classified here,
+ * is what the JSON reports; success means the written file is the target. */
+static void lossy_round_trip(const char *name, int format, const char *codec_name)
+{
+    char out_name[256], args[2048];
+    snprintf(out_name, sizeof out_name, "adv-%s", name);
+    const char *in = tu_path(dir, name), *out = tu_path(dir, out_name);
+    snprintf(args, sizeof args, "'%s' -o '%s' --model '%s' --method cw --target random --alpha 1 --lr 1e-3 --max-iter 40 "
+             "--seed 5 --json", in, out, model_path);
+    int rc = run(args);
+    char *err = slurp_text(tu_path(dir, "err.txt")), *js = slurp_text(tu_path(dir, "out.txt"));
+    CHECK(rc == 0, "%s: exit %d: %s", name, rc, err);
+    adv_audio b;
+    cJSON *o = cJSON_Parse(js);
+    if (rc == 0 && o && adv_audio_read(out, &b) == 0) {
+        CHECK(b.format == format, "%s: output format 0x%x, expected 0x%x", name, b.format, format);
+        float logits[ADV_N_CLASSES];
+        CHECK(adv_classify_audio(model, &b, logits) == 0, "%s: classify the output", name);
+        const char *file_class = model->classes[adv_most_likely(logits)];
+        cJSON *w = cJSON_GetObjectItem(o, "written"), *after = cJSON_GetObjectItem(o, "after");
+        cJSON *codec = cJSON_GetObjectItem(o, "codec"), *target = cJSON_GetObjectItem(o, "target");
+        cJSON *wp = w ? cJSON_GetObjectItem(w, "prediction") : NULL, *ap = after ? cJSON_GetObjectItem(after, "prediction") : NULL;
+        cJSON *ended = codec ? cJSON_GetObjectItem(codec, "ended_by") : NULL, *cf = codec ? cJSON_GetObjectItem(codec, "format") : NULL;
+        CHECK(cJSON_IsString(wp) && !strcmp(wp->valuestring, file_class), "%s: the file classifies as %s, JSON written says %s",
+              name, file_class, cJSON_IsString(wp) ? wp->valuestring : "?");
+        CHECK(cJSON_IsString(ap) && !strcmp(ap->valuestring, file_class), "%s: the attack's last check heard %s, the file is %s",
+              name, cJSON_IsString(ap) ? ap->valuestring : "?", file_class);
+        CHECK(cJSON_IsString(cf) && strstr(cf->valuestring, codec_name), "%s: JSON codec format names %s: %s", name, codec_name, js);
+        CHECK(cJSON_IsString(ended) && (!strcmp(ended->valuestring, "success") || !strcmp(ended->valuestring, "budget")),
+              "%s: JSON codec.ended_by: %s", name, js);
+        int success = cJSON_IsTrue(cJSON_GetObjectItem(o, "success"));
+        CHECK(cJSON_IsString(target) && success == !strcmp(target->valuestring, file_class) &&
+                  success == (cJSON_IsString(ended) && !strcmp(ended->valuestring, "success")),
+              "%s: success means the written file is the target: %s", name, js);
+        adv_audio_free(&b);
+    } else {
+        CHECK(0, "%s: no JSON or unreadable output: %s %s", name, js, adv_error());
+    }
+    cJSON_Delete(o);
     free(err);
     free(js);
 }
@@ -148,6 +197,10 @@ int main(void)
     round_trip("f16.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 1.0 / 32768,
                "--method cw --target random --alpha 1 --lr 1e-3 --max-iter 30 --seed 3", 0.01);
     round_trip("f24.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_24, 1.0 / 8388608, "--preset fgsm-150 --eps 0.05", 0.05);
+    write_input("v.ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS, 420);
+    write_input("u.wav", SF_FORMAT_WAV | SF_FORMAT_ULAW, 460);
+    lossy_round_trip("v.ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS, "Vorbis");
+    lossy_round_trip("u.wav", SF_FORMAT_WAV | SF_FORMAT_ULAW, "law");
 
     char args[8192];
     char in[1200], out[1200], nofile[1200], f16[1200];   /* path_in's buffers rotate: keep copies */

@@ -12,11 +12,14 @@
  * multi-scale loss compares the clean and heard mono mixes resampled to 16 kHz (the paper's FFT
  * durations, 128 ms ... 4 ms, at every rate), measured from the clean clip.
  *
- * The attacks optimise with the output quantisation in mind: every check classifies exactly what
- * would be written in the output sample format and read back (clamped to [-1, 1], rounded to the
- * format's grid as libsndfile does, mixed to mono), and gradients pass straight through the
- * rounding (straight-through estimator; the [-1, 1] and eps clamps pass no gradient where they are
- * active, as autograd's clamp). A reported success is therefore a success of the written file.
+ * The attacks optimise with the output format in mind: every check classifies exactly what would
+ * be written in the output sample format and read back (clamped to [-1, 1], rounded to the
+ * format's grid as libsndfile does; lossy formats such as Vorbis, Opus, MP3, ADPCM and u-law
+ * encoded and decoded in memory by libsndfile, include/advinst/codec.h; mixed to mono), and
+ * gradients pass straight through the rounding and the codec (straight-through estimator; the
+ * [-1, 1] and eps clamps pass no gradient where they are active, as autograd's clamp). A reported
+ * success is therefore a success of the written file. With a codec, the SNR and MS-C&W's distance
+ * measure the perturbation as added before encoding (the codec's own loss is not the attack's).
  *
  * Every update uses the sign of the gradient (NaN -> 0); PGDn, C&W and MS-C&W feed the signs to
  * Adam (lr = eta). An iteration is one update followed by one check; the check's forward pass is
@@ -94,6 +97,7 @@ typedef struct {
     int after_class;         /* prediction of the output as written */
     float after_confidence;
     int target;              /* the class aimed at (targeted), else ADV_TARGET_NONE */
+    int codec;               /* 1: a lossy format's encode / decode round trip was in the loop */
     double seconds;
 } adv_attack_result;
 
@@ -112,9 +116,10 @@ long adv_attack_ws_samples16k(const adv_attack_ws *ws);
 
 /* Attacks the interleaved clip x[frames * channels]; out[frames * channels] receives exactly what
  * is to be written in `format` (libsndfile SF_FORMAT_*; 0 = float): the adversarial clip, or the
- * input on the grid when not attacked, or (failed/cancelled) the last perturbation checked.
- * Returns 0 (see r->status) or -1 on invalid parameters or input (adv_error). out must not
- * overlap x. */
+ * input on the grid when not attacked, or (failed/cancelled) the last perturbation checked; for a
+ * lossy format, the samples to encode (the file's writer encodes them as the loop did). Returns 0
+ * (see r->status) or -1 on invalid parameters or input, or if the format's codec fails
+ * (adv_error). out must not overlap x. With a lossy format, libsndfile allocates while encoding. */
 int adv_attack_run(adv_attack_ws *ws, const adv_attack_params *p, const float *x, int format,
                    float *out, adv_attack_result *r);
 
