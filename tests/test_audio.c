@@ -455,6 +455,49 @@ static void test_names_and_alloc(void)
     CHECK(adv_audio_alloc(&a, 10, 0, 48000, 0) == -1, "zero channels accepted");
 }
 
+/* A WAV whose data chunk runs past the end of the file: read as far as it goes (what libsndfile
+ * reads), and adv_audio_truncation says how far, in frames of the header's count. */
+static void test_truncated(void)
+{
+    static const struct { int format, channels; long keep; } cases[] = {
+        {SF_FORMAT_WAV | SF_FORMAT_PCM_16, 1, 2980}, {SF_FORMAT_WAV | SF_FORMAT_FLOAT, 2, 1001},
+        {SF_FORMAT_WAV | SF_FORMAT_PCM_24, 2, 7}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        adv_audio a, b;
+        make_signal(&a, 128718);
+        if (cases[k].channels == 1) a.channels = 1;   /* the left channel's samples, interleaved as mono */
+        a.format = cases[k].format;
+        a.rate = 16000;
+        const char *path = tu_path(dir, "cut.wav");
+        CHECK(adv_audio_write(path, &a) == 0, "write: %s", adv_error());
+        char text[96];
+        if (adv_audio_read(path, &b) == 0) {
+            CHECK(b.frames == 128718 && adv_audio_truncation(path, &b, text, sizeof text) == NULL, "a whole file is not truncated");
+            adv_audio_free(&b);
+        }
+        int bytes = (cases[k].format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16 ? 2 : (cases[k].format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_24 ? 3 : 4;
+        struct stat st;
+        stat(path, &st);
+        long header = (long)st.st_size - 128718L * bytes * cases[k].channels;
+        CHECK(truncate(path, header + cases[k].keep * bytes * cases[k].channels + 1) == 0, "truncate");   /* + a partial frame */
+        if (adv_audio_read(path, &b) == 0) {
+            const char *t = adv_audio_truncation(path, &b, text, sizeof text);
+            char want[96];
+            snprintf(want, sizeof want, "truncated: %s of 128,718 frames",
+                     cases[k].keep == 2980 ? "2,980" : cases[k].keep == 1001 ? "1,001" : "7");
+            CHECK(b.frames == cases[k].keep && t && !strcmp(t, want), "cut WAV (format 0x%x x %d): %ld frames, '%s'",
+                  cases[k].format, cases[k].channels, b.frames, t ? t : "(not truncated)");
+            CHECK(memcmp(b.samples, a.samples, sizeof(float) * (size_t)b.frames * b.channels) == 0 ||
+                      (cases[k].format & SF_FORMAT_SUBMASK) != SF_FORMAT_FLOAT,
+                  "what is there reads as written");
+            adv_audio_free(&b);
+        } else {
+            CHECK(0, "cut WAV reads: %s", adv_error());
+        }
+        adv_audio_free(&a);
+    }
+}
+
 int main(void)
 {
     dir = tu_scratch_dir("audio");
@@ -468,6 +511,7 @@ int main(void)
     test_atomic_write();
     test_mono_mix();
     test_names_and_alloc();
+    test_truncated();
     int rc = tu_finish("test_audio");
     if (rc == 0) {
         char cmd[1200];

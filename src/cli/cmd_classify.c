@@ -69,6 +69,7 @@ int cmd_classify(int argc, char **argv)
             status = ADV_EXIT_INPUT;
             continue;
         }
+        cli_warn_truncated("classify", argv[i], &a);
         int rc = adv_classify_audio(m, &a, logits);
         adv_audio_free(&a);
         if (rc != 0) {

@@ -86,6 +86,7 @@ static float *load_input(const char *path, int rate, int channels, long *frames)
 {
     adv_audio a;
     if (adv_audio_read(path, &a) != 0) return NULL;
+    cli_warn_truncated("live", path, &a);
     float *mono = malloc(sizeof(float) * (size_t)a.frames);
     if (!mono) { adv_audio_free(&a); adv_fail("out of memory"); return NULL; }
     int C = a.channels;

@@ -234,6 +234,7 @@ static int render_file(render_ctx *c, const char *in, const char *out)
     }
     adv_audio a;
     if (adv_audio_read(in, &a) != 0) return cli_error(CMD, ADV_EXIT_INPUT, "%s", adv_error());
+    cli_warn_truncated(CMD, in, &a);
 
     int need_ms = c->params.method == ADV_MSCW;
     if (c->ws && (adv_attack_ws_rate(c->ws) != a.rate || adv_attack_ws_frames(c->ws) != a.frames ||
