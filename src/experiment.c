@@ -4,6 +4,7 @@
 #include "advinst/blas.h"
 #include "advinst/classifier.h"
 #include "advinst/error.h"
+#include "advinst/paths.h"
 #include "advinst/outfile.h"
 #include "advinst/nn.h"
 #include "advinst/preset.h"
@@ -818,7 +819,7 @@ static void write_header(FILE *f, const experiment *x, const char *title)
     const adv_exp_config *c = x->cfg;
     fprintf(f, "# %s\n\n", title);
     fprintf(f, "Command:\n\n```\n%s\n```\n\n", c->command_line ? c->command_line : "(library call)");
-    fprintf(f, "- model: `%s`\n", c->model_path ? c->model_path : "(in memory)");
+    fprintf(f, "- model: `%s`\n", c->model_path ? adv_path_base(c->model_path) : "(in memory)");
     fprintf(f, "- data: `%s`, %s split, %ld clips%s\n", c->data_dir, c->split == ADV_SPLIT_VALID ? "valid" : "train",
             x->cs.count, c->max_clips > 0 ? " (limited by --max-clips)" : "");
     fprintf(f, "- runs: %d (seed %llu; FGSM and fixed targets are deterministic: 1 run)\n", c->runs,

@@ -71,7 +71,9 @@ const float *adv_frontend_db(const adv_frontend *fe) { return fe->db; }
 static double hz_to_mel(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
 static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
 
-/* Filter weight of mel band m at bin k, exactly REFERENCE-FACTS.md step 3. */
+/* Filter weight of mel band m at bin k: the triangular HTK filters without area normalisation of
+ * the paper's code (torchaudio's melscale_fbanks, mel_scale "htk", norm None): bin k at
+ * k * 8000 / 1024 Hz, 102 points equally spaced in mel from 40 Hz to 8 kHz. */
 static double mel_weight(const double *p, int m, int k)
 {
     double f = k * (ADV_SAMPLE_RATE / 2.0) / (ADV_N_BINS - 1);

@@ -4,6 +4,12 @@
 #include <string.h>
 #include <unistd.h>
 
+const char *adv_path_base(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
 int adv_installed_path(const char *relative, char *out, size_t size)
 {
     char exe[PATH_MAX];

@@ -4,6 +4,7 @@
 #include "advinst/audio.h"
 #include "advinst/classifier.h"
 #include "advinst/error.h"
+#include "advinst/paths.h"
 #include "advinst/preset.h"
 #include "advinst/progress.h"
 #include <cjson/cJSON.h>
@@ -111,8 +112,7 @@ static int list_audio(const char *dir, char ***out, int *count)
 
 static uint64_t name_hash(const char *path)
 {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    const char *base = adv_path_base(path);
     uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
     for (const unsigned char *c = (const unsigned char *)base; *c; c++) h = (h ^ *c) * 1099511628211ULL;
     return h;
@@ -448,8 +448,7 @@ int cmd_render(int argc, char **argv)
         }
     } else {
         struct stat so;
-        const char *base = strrchr(in_path, '/');
-        base = base ? base + 1 : in_path;
+        const char *base = adv_path_base(in_path);
         if (stat(out_path, &so) == 0 && S_ISDIR(so.st_mode))
             snprintf(single_out, sizeof single_out, "%s/%s", out_path, base);
         else

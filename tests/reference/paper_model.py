@@ -1,4 +1,5 @@
-"""PyTorch reference of the paper's system (see /work/shared/paper/REFERENCE-FACTS.md):
+"""PyTorch reference of the paper's system (Prinz & Flexer, "End-to-end adversarial white box attacks
+on music instrument classification", and its published PyTorch code):
 torchaudio front end (16 kHz waveform -> normalised, circularly padded log-mel, band-major 100 x T')
 and the CNN (state_dict names conv1..conv8, bn1..bn7).
 
