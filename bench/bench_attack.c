@@ -2,7 +2,8 @@
  * 48 kHz (177600 samples; the perturbation lives at 16 kHz, see include/advinst/perturb.h) with a
  * random model: one iteration = one forward, one backward, one update (MS-C&W adds the
  * multi-scale spectral loss and its backward). The learning rate is tiny so no run succeeds:
- * a run of I iterations minus a run of 1 gives the cost of I - 1 iterations; median over R runs.
+ * a run of I iterations minus a run of 1 gives the cost of I - 1 iterations; median over R runs,
+ * the two rates measured in alternation and their ratio the median of the per-pair ratios.
  *
  *   bench_attack [--threads N] [--repeat R] [--iterations I] [--json]
  */
@@ -17,35 +18,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Median milliseconds per iteration of `method`. */
-static double bench(adv_model *m, adv_attack_method method, int rate, long iters, int repeat)
-{
-    const long n = (long)(3.7 * rate + 0.5);
-    float *x = malloc(sizeof(float) * n);
-    for (long i = 0; i < n; i++) x[i] = (float)(0.3 * sin(2 * M_PI * 440.0 * i / rate) + 0.1 * sin(i * 0.013 * 16000 / rate));
-    adv_attack_ws *ws = adv_attack_ws_create(m, rate, n, 1, method == ADV_MSCW);
-    if (!ws) { fprintf(stderr, "bench_attack: %s\n", adv_error()); exit(1); }
-    float *out = malloc(sizeof(float) * n);
-    double *per = malloc(sizeof(double) * repeat);
+/* One method on a 3.7 s clip at one rate. */
+typedef struct {
+    adv_attack_ws *ws;
     adv_attack_params p;
-    adv_attack_defaults(method, &p);
-    p.lr = 1e-12f;
-    p.target = 2;
+    float *x, *out;
+} setup;
+
+static setup make_setup(adv_model *m, adv_attack_method method, int rate)
+{
+    setup s;
+    const long n = (long)(3.7 * rate + 0.5);
+    s.x = malloc(sizeof(float) * n);
+    s.out = malloc(sizeof(float) * n);
+    for (long i = 0; i < n; i++) s.x[i] = (float)(0.3 * sin(2 * M_PI * 440.0 * i / rate) + 0.1 * sin(i * 0.013 * 16000 / rate));
+    s.ws = adv_attack_ws_create(m, rate, n, 1, method == ADV_MSCW);
+    if (!s.ws) { fprintf(stderr, "bench_attack: %s\n", adv_error()); exit(1); }
+    adv_attack_defaults(method, &s.p);
+    s.p.lr = 1e-12f;
+    s.p.target = 2;
+    return s;
+}
+
+static void free_setup(setup *s)
+{
+    adv_attack_ws_free(s->ws);
+    free(s->x);
+    free(s->out);
+}
+
+/* Milliseconds per iteration: a run of I iterations minus a run of 1, over I - 1. */
+static double per_iteration(setup *s, long iters)
+{
     adv_attack_result r;
-    for (int k = -1; k < repeat; k++) {
-        p.max_iter = 1;
-        adv_attack_run(ws, &p, x, 0, out, &r);
-        double fixed = r.seconds;
-        p.max_iter = iters;
-        adv_attack_run(ws, &p, x, 0, out, &r);
-        if (k >= 0) per[k] = 1e3 * (r.seconds - fixed) / (double)(iters - 1);
+    s->p.max_iter = 1;
+    adv_attack_run(s->ws, &s->p, s->x, 0, s->out, &r);
+    double fixed = r.seconds;
+    s->p.max_iter = iters;
+    adv_attack_run(s->ws, &s->p, s->x, 0, s->out, &r);
+    return 1e3 * (r.seconds - fixed) / (double)(iters - 1);
+}
+
+/* Medians of `method` at 16 and at 48 kHz, measured in alternation (a load change hits both),
+ * and the median of the per-pair ratios 48 / 16 kHz. */
+static void bench(adv_model *m, adv_attack_method method, long iters, int repeat, double *t16, double *t48, double *ratio)
+{
+    setup a = make_setup(m, method, 16000), b = make_setup(m, method, 48000);
+    double *x16 = malloc(sizeof(double) * repeat), *x48 = malloc(sizeof(double) * repeat), *q = malloc(sizeof(double) * repeat);
+    per_iteration(&a, 2);   /* warm-up */
+    per_iteration(&b, 2);
+    for (int k = 0; k < repeat; k++) {
+        x16[k] = per_iteration(&a, iters);
+        x48[k] = per_iteration(&b, iters);
+        q[k] = x48[k] / x16[k];
     }
-    double med = adv_stat_median(per, (size_t)repeat);
-    free(per);
-    free(out);
-    free(x);
-    adv_attack_ws_free(ws);
-    return med;
+    *t16 = adv_stat_median(x16, (size_t)repeat);
+    *t48 = adv_stat_median(x48, (size_t)repeat);
+    *ratio = adv_stat_median(q, (size_t)repeat);
+    free(x16);
+    free(x48);
+    free(q);
+    free_setup(&a);
+    free_setup(&b);
 }
 
 int main(int argc, char **argv)
@@ -88,17 +122,18 @@ int main(int argc, char **argv)
     free(g);
     free(y);
 
-    double cw = bench(m, ADV_CW, 16000, iters, repeat), mscw = bench(m, ADV_MSCW, 16000, iters, repeat);
-    double cw48 = bench(m, ADV_CW, 48000, iters, repeat), mscw48 = bench(m, ADV_MSCW, 48000, iters, repeat);
+    double cw, cw48, cw_ratio, mscw, mscw48, mscw_ratio;
+    bench(m, ADV_CW, iters, repeat, &cw, &cw48, &cw_ratio);
+    bench(m, ADV_MSCW, iters, repeat, &mscw, &mscw48, &mscw_ratio);
     if (json)
         printf("{\"impl\":\"advinst\",\"threads\":%d,\"blas_core\":\"%s\",\"cw_ms\":%.3f,\"mscw_ms\":%.3f,\"msloss_ms\":%.3f,"
-               "\"cw48_ms\":%.3f,\"mscw48_ms\":%.3f,\"mscw48_over_16\":%.3f}\n",
-               threads, adv_blas_core_name(), cw, mscw, ms_ms, cw48, mscw48, mscw48 / mscw);
+               "\"cw48_ms\":%.3f,\"mscw48_ms\":%.3f,\"cw48_over_16\":%.3f,\"mscw48_over_16\":%.3f}\n",
+               threads, adv_blas_core_name(), cw, mscw, ms_ms, cw48, mscw48, cw_ratio, mscw_ratio);
     else
         printf("advinst attacks, 3.7 s clip, %d thread(s), OpenBLAS %s: C&W %.2f ms/iteration, MS-C&W %.2f ms/iteration "
-               "(multi-scale loss forward + backward alone %.2f ms); at 48 kHz: C&W %.2f ms, MS-C&W %.2f ms "
-               "(%.2fx 16 kHz); medians of %d runs of %ld iterations\n",
-               threads, adv_blas_core_name(), cw, mscw, ms_ms, cw48, mscw48, mscw48 / mscw, repeat, iters);
+               "(multi-scale loss forward + backward alone %.2f ms); at 48 kHz: C&W %.2f ms (%.2fx), MS-C&W %.2f ms "
+               "(%.2fx); medians of %d runs of %ld iterations, ratios the medians of alternating pairs\n",
+               threads, adv_blas_core_name(), cw, mscw, ms_ms, cw48, cw_ratio, mscw48, mscw_ratio, repeat, iters);
     adv_model_free(m);
     free(x);
     return 0;
