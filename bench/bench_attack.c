@@ -1,11 +1,9 @@
-/* Time per iteration of C&W and Multi-Scale C&W on a 3.7 s clip at 16 kHz (59200 samples) and at
- * 48 kHz (177600 samples; the perturbation lives at 16 kHz, see include/advinst/perturb.h) with a
- * random model: one iteration = one forward, one backward, one update (MS-C&W adds the
+/* Time per iteration of C&W and Multi-Scale C&W on a 3.7 s clip (59200 samples at 16 kHz; --rate
+ * for another rate, e.g. 48000: 177600 samples) with a random model: one iteration = one forward, one backward, one update (MS-C&W adds the
  * multi-scale spectral loss and its backward). The learning rate is tiny so no run succeeds:
- * a run of I iterations minus a run of 1 gives the cost of I - 1 iterations; median over R runs,
- * the two rates measured in alternation and their ratio the median of the per-pair ratios.
+ * a run of I iterations minus a run of 1 gives the cost of I - 1 iterations; median over R runs.
  *
- *   bench_attack [--threads N] [--repeat R] [--iterations I] [--json]
+ *   bench_attack [--threads N] [--repeat R] [--iterations I] [--rate HZ] [--json]
  */
 #include "advinst/attack.h"
 #include "advinst/blas.h"
@@ -18,97 +16,74 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* One method on a 3.7 s clip at one rate. */
-typedef struct {
-    adv_attack_ws *ws;
+/* Median milliseconds per iteration of `method` (wall time; *cpu_ms: process CPU time). */
+static double bench(adv_model *m, adv_attack_method method, int rate, const float *x, long n, long iters, int repeat,
+                    double *cpu_ms)
+{
+    adv_attack_ws *ws = adv_attack_ws_create(m, rate, n, 1, method == ADV_MSCW);
+    if (!ws) { fprintf(stderr, "bench_attack: %s\n", adv_error()); exit(1); }
+    float *out = malloc(sizeof(float) * n);
+    double *per = malloc(sizeof(double) * repeat), *cpu = malloc(sizeof(double) * repeat);
     adv_attack_params p;
-    float *x, *out;
-} setup;
-
-static setup make_setup(adv_model *m, adv_attack_method method, int rate)
-{
-    setup s;
-    const long n = (long)(3.7 * rate + 0.5);
-    s.x = malloc(sizeof(float) * n);
-    s.out = malloc(sizeof(float) * n);
-    for (long i = 0; i < n; i++) s.x[i] = (float)(0.3 * sin(2 * M_PI * 440.0 * i / rate) + 0.1 * sin(i * 0.013 * 16000 / rate));
-    s.ws = adv_attack_ws_create(m, rate, n, 1, method == ADV_MSCW);
-    if (!s.ws) { fprintf(stderr, "bench_attack: %s\n", adv_error()); exit(1); }
-    adv_attack_defaults(method, &s.p);
-    s.p.lr = 1e-12f;
-    s.p.target = 2;
-    return s;
-}
-
-static void free_setup(setup *s)
-{
-    adv_attack_ws_free(s->ws);
-    free(s->x);
-    free(s->out);
-}
-
-/* Milliseconds per iteration: a run of I iterations minus a run of 1, over I - 1. */
-static double per_iteration(setup *s, long iters)
-{
+    adv_attack_defaults(method, &p);
+    p.lr = 1e-12f;
+    p.target = 2;
     adv_attack_result r;
-    s->p.max_iter = 1;
-    adv_attack_run(s->ws, &s->p, s->x, 0, s->out, &r);
-    double fixed = r.seconds;
-    s->p.max_iter = iters;
-    adv_attack_run(s->ws, &s->p, s->x, 0, s->out, &r);
-    return 1e3 * (r.seconds - fixed) / (double)(iters - 1);
-}
-
-/* Medians of `method` at 16 and at 48 kHz, measured in alternation (a load change hits both),
- * and the median of the per-pair ratios 48 / 16 kHz. */
-static void bench(adv_model *m, adv_attack_method method, long iters, int repeat, double *t16, double *t48, double *ratio)
-{
-    setup a = make_setup(m, method, 16000), b = make_setup(m, method, 48000);
-    double *x16 = malloc(sizeof(double) * repeat), *x48 = malloc(sizeof(double) * repeat), *q = malloc(sizeof(double) * repeat);
-    per_iteration(&a, 2);   /* warm-up */
-    per_iteration(&b, 2);
-    for (int k = 0; k < repeat; k++) {
-        x16[k] = per_iteration(&a, iters);
-        x48[k] = per_iteration(&b, iters);
-        q[k] = x48[k] / x16[k];
+    for (int k = -1; k < repeat; k++) {
+        p.max_iter = 1;
+        double c0 = adv_cpu_now();
+        adv_attack_run(ws, &p, x, 0, out, &r);
+        double fixed = r.seconds, c1 = adv_cpu_now();
+        p.max_iter = iters;
+        adv_attack_run(ws, &p, x, 0, out, &r);
+        double c2 = adv_cpu_now();
+        if (k >= 0) {
+            per[k] = 1e3 * (r.seconds - fixed) / (double)(iters - 1);
+            cpu[k] = 1e3 * ((c2 - c1) - (c1 - c0)) / (double)(iters - 1);
+        }
     }
-    *t16 = adv_stat_median(x16, (size_t)repeat);
-    *t48 = adv_stat_median(x48, (size_t)repeat);
-    *ratio = adv_stat_median(q, (size_t)repeat);
-    free(x16);
-    free(x48);
-    free(q);
-    free_setup(&a);
-    free_setup(&b);
+    double med = adv_stat_median(per, repeat);
+    *cpu_ms = adv_stat_median(cpu, repeat);
+    free(per);
+    free(cpu);
+    free(out);
+    adv_attack_ws_free(ws);
+    return med;
 }
 
 int main(int argc, char **argv)
 {
     adv_blas_prefer_fast_kernels(argv);
-    int threads = 1, repeat = 5, json = 0, opt;
+    int threads = 1, repeat = 5, json = 0, rate = 16000, opt;
     long iters = 20;
     static const struct option options[] = {{"threads", required_argument, 0, 't'}, {"repeat", required_argument, 0, 'r'},
                                             {"iterations", required_argument, 0, 'i'}, {"json", no_argument, 0, 'j'},
+                                            {"rate", required_argument, 0, 'R'},
                                             {0, 0, 0, 0}};
-    while ((opt = getopt_long(argc, argv, "t:r:i:j", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "t:r:i:jR:", options, NULL)) != -1) {
         if (opt == 't') threads = atoi(optarg);
+        else if (opt == 'R') rate = atoi(optarg);
         else if (opt == 'r') repeat = atoi(optarg);
         else if (opt == 'i') iters = atol(optarg);
         else if (opt == 'j') json = 1;
-        else { fprintf(stderr, "usage: bench_attack [--threads N] [--repeat R] [--iterations I] [--json]\n"); return 2; }
+        else {
+            fprintf(stderr, "usage: bench_attack [--threads N] [--repeat R] [--iterations I] [--rate HZ] [--json]\n");
+            return 2;
+        }
     }
     if (iters < 2) iters = 2;
     if (repeat < 1) repeat = 1;
     adv_blas_set_threads(threads);
-    const long n = 59200;
+    if (rate < 8000) { fprintf(stderr, "bench_attack: --rate must be at least 8000\n"); return 2; }
+    const long n = 59200L * rate / 16000;
     adv_model *m = adv_model_create(1);
     for (int i = 0; i < ADV_N_MELS; i++) { m->fe_mean[i] = -45; m->fe_std[i] = 15; }
     float *x = malloc(sizeof(float) * n);
-    for (long i = 0; i < n; i++) x[i] = (float)(0.3 * sin(2 * M_PI * 440 * i / 16000.0) + 0.1 * sin(i * 0.013));
+    for (long i = 0; i < n; i++) x[i] = (float)(0.3 * sin(2 * M_PI * 440.0 * i / rate) + 0.1 * sin(i * 0.013 * 16000 / rate));
 
     adv_msloss *ms = adv_msloss_create(n);
     float *g = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
-    for (long i = 0; i < n; i++) y[i] = x[i] + 1e-3f * (float)sin(i * 0.7);
+    for (long i = 0; i < n; i++) y[i] = x[i] + 1e-3f * (float)sin(i * 0.7 * 16000 / rate);
     adv_msloss_set_reference(ms, x);
     double *t = malloc(sizeof(double) * 20);
     for (int k = 0; k < 20; k++) {
@@ -116,24 +91,23 @@ int main(int argc, char **argv)
         adv_msloss_eval(ms, y, g);
         t[k] = 1e3 * (adv_now() - t0);
     }
-    double ms_ms = adv_stat_median(t, (size_t)20);
+    double ms_ms = adv_stat_median(t, 20);
     free(t);
     adv_msloss_free(ms);
     free(g);
     free(y);
 
-    double cw, cw48, cw_ratio, mscw, mscw48, mscw_ratio;
-    bench(m, ADV_CW, iters, repeat, &cw, &cw48, &cw_ratio);
-    bench(m, ADV_MSCW, iters, repeat, &mscw, &mscw48, &mscw_ratio);
+    double cw_cpu, mscw_cpu;
+    double cw = bench(m, ADV_CW, rate, x, n, iters, repeat, &cw_cpu);
+    double mscw = bench(m, ADV_MSCW, rate, x, n, iters, repeat, &mscw_cpu);
     if (json)
-        printf("{\"impl\":\"advinst\",\"threads\":%d,\"blas_core\":\"%s\",\"cw_ms\":%.3f,\"mscw_ms\":%.3f,\"msloss_ms\":%.3f,"
-               "\"cw48_ms\":%.3f,\"mscw48_ms\":%.3f,\"cw48_over_16\":%.3f,\"mscw48_over_16\":%.3f}\n",
-               threads, adv_blas_core_name(), cw, mscw, ms_ms, cw48, mscw48, cw_ratio, mscw_ratio);
+        printf("{\"impl\":\"advinst\",\"threads\":%d,\"blas_core\":\"%s\",\"rate\":%d,\"cw_ms\":%.3f,\"mscw_ms\":%.3f,"
+               "\"msloss_ms\":%.3f,\"cw_cpu_ms\":%.3f,\"mscw_cpu_ms\":%.3f}\n",
+               threads, adv_blas_core_name(), rate, cw, mscw, ms_ms, cw_cpu, mscw_cpu);
     else
-        printf("advinst attacks, 3.7 s clip, %d thread(s), OpenBLAS %s: C&W %.2f ms/iteration, MS-C&W %.2f ms/iteration "
-               "(multi-scale loss forward + backward alone %.2f ms); at 48 kHz: C&W %.2f ms (%.2fx), MS-C&W %.2f ms "
-               "(%.2fx); medians of %d runs of %ld iterations, ratios the medians of alternating pairs\n",
-               threads, adv_blas_core_name(), cw, mscw, ms_ms, cw48, cw_ratio, mscw48, mscw_ratio, repeat, iters);
+        printf("advinst attacks, 3.7 s clip at %d Hz, %d thread(s), OpenBLAS %s: C&W %.2f ms/iteration, MS-C&W %.2f "
+               "ms/iteration (multi-scale loss forward + backward alone %.2f ms); medians of %d runs of %ld iterations\n",
+               rate, threads, adv_blas_core_name(), cw, mscw, ms_ms, repeat, iters);
     adv_model_free(m);
     free(x);
     return 0;

@@ -10,6 +10,10 @@ pkgs=(build-essential cmake pkg-config libfftw3-dev libopenblas-dev libsndfile1-
       libfluidsynth-dev timgm6mb-soundfont)
 pkgs+=(valgrind)   # the memcheck test (scripts/valgrind.sh)
 pkgs+=(python3)    # the TouchOSC layout test (tests/cli_live_ui.sh)
+# the LV2 plugin (lv2-dev) and its tests: lv2_validate (lv2-dev) with sord_validate (sordi),
+# lv2apply and lv2info (lilv-utils), the lilv test host (liblilv-dev), jalv as a live host; the
+# CLAP plugin's headers (dpf-source carries them)
+pkgs+=(lv2-dev sordi lilv-utils liblilv-dev jalv dpf-source)
 for arg in "$@"; do
   case "$arg" in
     --full) pkgs+=(fluid-soundfont-gm musescore-general-soundfont hydrogen-drumkits espeak-ng) ;;

@@ -24,7 +24,6 @@
 #include <strings.h>
 
 #define SNR_MARGIN 2048
-#define SILENCE_RMS 1e-6
 
 static const char *const method_names[ADV_N_METHODS] = {"fgsm", "pgdn", "cw", "mscw"};
 
@@ -447,7 +446,7 @@ static int start_clip(run_state *s, const adv_attack_params *p, const float *x, 
     }
     double energy = 0;
     for (long i = 0; i < n; i++) energy += (double)ws->mono_clean[i] * ws->mono_clean[i];
-    return sqrt(energy / (double)n) < SILENCE_RMS;
+    return sqrt(energy / (double)n) < ADV_SILENCE_RMS;
 }
 
 int adv_attack_objective(adv_attack_ws *ws, const adv_attack_params *p, const float *x, int format,

@@ -14,10 +14,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* cin, cout, k, stride, pad of conv1..conv8; bn i follows conv i (i < 7). */
-static const int conv_spec[ADV_N_CONV][5] = {
-    {1, 64, 5, 2, 2},    {64, 64, 3, 1, 1},   {64, 128, 3, 1, 1},  {128, 128, 3, 1, 1},
-    {128, 256, 3, 1, 1}, {256, 256, 3, 1, 1}, {256, 512, 1, 1, 0}, {512, 12, 1, 1, 0},
+/*  cin  cout  k  stride pad  bn  pool    dropout */
+const adv_layer adv_layers[ADV_N_CONV] = {
+    {1, 64, 5, 2, 2, 1, 0, 0, 0.0f},      {64, 64, 3, 1, 1, 1, 2, 2, 0.3f},
+    {64, 128, 3, 1, 1, 1, 0, 0, 0.0f},    {128, 128, 3, 1, 1, 1, 2, 3, 0.3f},
+    {128, 256, 3, 1, 1, 1, 0, 0, 0.0f},   {256, 256, 3, 1, 1, 1, 2, 3, 0.3f},
+    {256, 512, 1, 1, 0, 1, 0, 0, 0.5f},   {512, ADV_N_CLASSES, 1, 1, 0, 0, 0, 0, 0.0f},
 };
 
 #define SAMPLE_RATE_STR "16000"
@@ -58,17 +60,18 @@ static void model_dims(adv_model *m)
 {
     size_t n = 0;
     for (int i = 0; i < ADV_N_CONV; i++) {
+        const adv_layer *l = &adv_layers[i];
         adv_conv *c = &m->conv[i];
-        c->cin = conv_spec[i][0];
-        c->cout = conv_spec[i][1];
-        c->k = conv_spec[i][2];
-        c->stride = conv_spec[i][3];
-        c->pad = conv_spec[i][4];
+        c->cin = l->cin;
+        c->cout = l->cout;
+        c->k = l->k;
+        c->stride = l->stride;
+        c->pad = l->pad;
         n += conv_wcount(c) + (size_t)c->cout;
-    }
-    for (int i = 0; i < ADV_N_BN; i++) {
-        m->bn[i].c = conv_spec[i][1];
-        n += 2 * (size_t)m->bn[i].c;
+        if (l->bn) {
+            m->bn[i].c = l->cout;
+            n += 2 * (size_t)l->cout;
+        }
     }
     m->n_params = n;
 }
@@ -263,7 +266,7 @@ static void tensor_table(adv_model *m, tensor_slot t[N_SLOTS])
         s->positive = 0;
         snprintf(name, sizeof name, "conv%d.bias", i + 1);
         slot_vec(&t[n++], name, c->cout, c->b);
-        if (i >= ADV_N_BN) continue;
+        if (!adv_layers[i].bn) continue;
         adv_bn *b = &m->bn[i];
         snprintf(name, sizeof name, "bn%d.weight", i + 1);
         slot_vec(&t[n++], name, b->c, b->gamma);
@@ -513,13 +516,16 @@ const char *adv_default_model_path(void)
     static _Thread_local char path[PATH_MAX];
     const char *env = getenv("ADVINST_MODEL");
     if (env && *env) return env;
+    /* an installed program uses its installed model, a build tree the source tree's */
+    char candidate[PATH_MAX + 64];
+    if (adv_installed_path("models/default.safetensors", candidate, sizeof candidate) == 0 &&
+        access(candidate, R_OK) == 0) {
+        if (!realpath(candidate, path)) snprintf(path, sizeof path, "%.*s", PATH_MAX - 1, candidate);
+        return path;
+    }
 #ifdef ADVINST_SOURCE_DIR
     snprintf(path, sizeof path, "%s", ADVINST_SOURCE_DIR "/models/default.safetensors");
     if (access(path, R_OK) == 0) return path;
 #endif
-    char candidate[PATH_MAX + 64];
-    if (adv_installed_path("models/default.safetensors", candidate, sizeof candidate) != 0) return NULL;
-    if (access(candidate, R_OK) != 0) return NULL;
-    if (!realpath(candidate, path)) snprintf(path, sizeof path, "%.*s", PATH_MAX - 1, candidate);
-    return path;
+    return NULL;
 }

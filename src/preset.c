@@ -25,11 +25,16 @@ const char *adv_preset_dir(void)
     static _Thread_local char dir[PATH_MAX];
     const char *env = getenv("ADVINST_PRESETS");
     if (env && *env) return env;
+    /* an installed program uses its installed presets, a build tree the source tree's */
+    char candidate[PATH_MAX + 64];
+    if (adv_installed_path("presets", candidate, sizeof candidate) == 0 && is_dir(candidate)) {
+        if (!realpath(candidate, dir)) snprintf(dir, sizeof dir, "%.*s", PATH_MAX - 1, candidate);
+        return dir;
+    }
 #ifdef ADVINST_SOURCE_DIR
     if (is_dir(ADVINST_SOURCE_DIR "/presets")) return ADVINST_SOURCE_DIR "/presets";
 #endif
-    if (adv_installed_path("presets", dir, sizeof dir) != 0) return NULL;
-    return is_dir(dir) ? dir : NULL;
+    return NULL;
 }
 
 static int compare_names(const void *a, const void *b) { return strcmp(a, b); }

@@ -180,20 +180,32 @@ static inline const float *span(const adv_resampler *r, position q, long *lo, in
     return r->taps + p * r->stride;
 }
 
+/* Where output j reads: position at j computed once (a division), then walked. */
+static inline position position_at(const adv_resampler *r, long j)
+{
+    long long t = (long long)j * r->M;
+    position q = {t / r->L, 0};
+    q.p = t - q.base * r->L;
+    return q;
+}
+
 /* The loops below are compiled for AVX-512, AVX2 and baseline x86-64, picked at run time. The
  * results do not depend on the pick: every lane is its own accumulator in the source (BLOCK) and
  * ISO C mode leaves multiply-adds uncontracted, so the vector width changes nothing but speed. */
 #define ADV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 ADV_CLONES
-void adv_resampler_forward(const adv_resampler *r, const float *x, float *y)
+void adv_resampler_forward_range(const adv_resampler *r, const float *x, float *y, long j0, long j1)
 {
+    if (j0 < 0) j0 = 0;
+    if (j1 > r->n_out) j1 = r->n_out;
+    if (j1 <= j0) return;
     if (r->rate_in == r->rate_out) {
-        if (r->n_in) memcpy(y, x, (size_t)r->n_in * sizeof *y);
+        memcpy(y + j0, x + j0, (size_t)(j1 - j0) * sizeof *y);
         return;
     }
-    position q = {0, 0};
-    for (long j = 0; j < r->n_out; j++, next_position(r, &q)) {
+    position q = position_at(r, j0);
+    for (long j = j0; j < j1; j++, next_position(r, &q)) {
         long lo;
         int k0, k1;
         const float *row = span(r, q, &lo, &k0, &k1);
@@ -202,20 +214,61 @@ void adv_resampler_forward(const adv_resampler *r, const float *x, float *y)
 }
 
 ADV_CLONES
-void adv_resampler_backward(const adv_resampler *r, const float *gy, float *gx)
+void adv_resampler_backward_range_add(const adv_resampler *r, const float *gy, float *gx, long j0, long j1)
 {
+    if (j0 < 0) j0 = 0;
+    if (j1 > r->n_out) j1 = r->n_out;
     if (r->rate_in == r->rate_out) {
-        if (r->n_in) memcpy(gx, gy, (size_t)r->n_in * sizeof *gx);
+        for (long j = j0; j < j1; j++) gx[j] += gy[j];
         return;
     }
-    if (r->n_in) memset(gx, 0, (size_t)r->n_in * sizeof *gx);
-    position q = {0, 0};
-    for (long j = 0; j < r->n_out; j++, next_position(r, &q)) {
+    if (j1 <= j0) return;
+    position q = position_at(r, j0);
+    for (long j = j0; j < j1; j++, next_position(r, &q)) {
         long lo;
         int k0, k1;
         const float *row = span(r, q, &lo, &k0, &k1);
         if (k1 > k0) axpy(gy[j], row + k0, gx + lo + k0, k1 - k0);
     }
+}
+
+void adv_resampler_forward(const adv_resampler *r, const float *x, float *y)
+{
+    adv_resampler_forward_range(r, x, y, 0, r->n_out);
+}
+
+void adv_resampler_backward(const adv_resampler *r, const float *gy, float *gx)
+{
+    if (r->rate_in == r->rate_out) {   /* the identity: a copy (adding to 0 would turn -0 into +0) */
+        if (r->n_in) memcpy(gx, gy, (size_t)r->n_in * sizeof *gx);
+        return;
+    }
+    if (r->n_in) memset(gx, 0, (size_t)r->n_in * sizeof *gx);
+    adv_resampler_backward_range_add(r, gy, gx, 0, r->n_out);
+}
+
+void adv_resampler_input_span(const adv_resampler *r, long j0, long j1, long *lo, long *hi)
+{
+    if (r->rate_in == r->rate_out) {
+        *lo = j0 < 0 ? 0 : j0;
+        *hi = j1 > r->n_in ? r->n_in : j1;
+        return;
+    }
+    long long b0 = (long long)j0 * r->M / r->L, b1 = (long long)(j1 - 1) * r->M / r->L;
+    long long a = b0 - r->K, b = b1 + r->K + 1;
+    *lo = a < 0 ? 0 : (long)a;
+    *hi = b > r->n_in ? r->n_in : (long)b;
+}
+
+long adv_resampler_first_output_reading(const adv_resampler *r, long i)
+{
+    if (r->rate_in == r->rate_out) return i;
+    /* output j reads inputs up to base(j) + K, base(j) = floor(j M / L): the first j with
+     * base(j) >= i - K */
+    long long need = (long long)i - r->K;
+    if (need <= 0) return 0;
+    long long j = (need * r->L + r->M - 1) / r->M;   /* smallest j with j M >= need L */
+    return j > r->n_out ? r->n_out : (long)j;
 }
 
 void adv_resampler_design(const adv_resampler *r, double *passband_hz, double *stopband_hz,

@@ -2,13 +2,18 @@
 #include "advinst/rng.h"
 #include <math.h>
 
-uint64_t adv_rng_next(uint64_t *s)
+#define GOLDEN 0x9e3779b97f4a7c15ULL
+
+static inline uint64_t mix(uint64_t z)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
+
+uint64_t adv_rng_next(uint64_t *s) { return mix(*s += GOLDEN); }
+
+uint64_t adv_rng_at(uint64_t s, uint64_t k) { return mix(s + k * GOLDEN); }
 
 float adv_rng_uniform(uint64_t *s) { return (float)((adv_rng_next(s) >> 40) * (1.0 / 16777216.0)); }
 

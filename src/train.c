@@ -194,21 +194,29 @@ static void normalise_padded(const float *db, int T, const float *mean, const fl
 int adv_evaluate_spectra(adv_model *m, const adv_spectra *sp, int split, adv_eval *ev)
 {
     memset(ev, 0, sizeof *ev);
+    adv_net *net = NULL;   /* one workspace while the clips have the same length */
     for (int i = 0; i < sp->count; i++) {
         if (split >= 0 && sp->split[i] != split) continue;
         int T = sp->frames[i], Tp = T < ADV_MIN_FRAMES ? ADV_MIN_FRAMES : T;
         float *x = malloc(sizeof(float) * ADV_N_MELS * (size_t)Tp);
         int *src = malloc(sizeof(int) * (size_t)Tp);
-        adv_net *net = x && src ? adv_net_create(m, 1, Tp, 0, 0) : NULL;
-        if (!net) { free(x); free(src); return adv_fail("%s: cannot evaluate: %s", sp->name[i], adv_error()); }
+        if (net && adv_net_frames(net) != Tp) { adv_net_free(net); net = NULL; }
+        if (!net && x && src) net = adv_net_create(m, 1, Tp, 0, 0);
+        if (!net || !x || !src) {
+            const int oom = !x || !src;
+            adv_net_free(net);
+            free(x);
+            free(src);
+            return adv_fail("%s: cannot evaluate: %s", sp->name[i], oom ? "out of memory" : adv_error());
+        }
         normalise_padded(sp->db[i], T, m->fe_mean, m->fe_std, x, Tp, src);
         float logits[ADV_N_CLASSES];
         adv_net_forward(net, x, logits);
         adv_eval_add(ev, sp->label[i], logits);
-        adv_net_free(net);
         free(x);
         free(src);
     }
+    adv_net_free(net);
     adv_eval_finish(ev);
     return 0;
 }

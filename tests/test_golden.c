@@ -6,9 +6,10 @@
  *   network input                        max |diff| < 2e-4
  *   logits, loss                         relative L2 error < 1e-5
  *   gradients (waveform, training)       relative L2 error < 5e-4 and cosine > 0.99999
- * A float32 implementation reaches logits within about 1.5e-6 and waveform gradients within
- * about 1.1e-4 (the `short` case, whose 1e-10 clamp and top-80 floor route gradients through
- * near-ties); the margins leave room for other float32 orderings (BLAS kernels, thread counts). */
+ * A float32 implementation reaches logits within about 3e-6 (Winograd and im2col convolutions
+ * alike) and waveform gradients within about 1.1e-4 (the `short` case, whose 1e-10 clamp and
+ * top-80 floor route gradients through near-ties); the margins leave room for other float32
+ * orderings (BLAS kernels, thread counts). */
 #include "testutil.h"
 #include "advinst/classifier.h"
 #include "advinst/error.h"
@@ -173,8 +174,17 @@ int main(void)
     CHECK(m != NULL, "golden model loads: %s", adv_error());
     if (!m) return tu_finish("test_golden");
     const char *cases[] = {"short", "odd", "tiny", "pad12", "pad15", "stereo441", "clip116"};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(m, cases[i]);
-    check_train_batch(m);
+    /* the 3x3 layers as Winograd F(2x2,3x3) (default), then all as im2col + sgemm */
+    for (int winograd = 1; winograd >= 0; winograd--) {
+        printf("%s convolutions:\n", winograd ? "Winograd" : "im2col");
+        adv_conv_set_winograd(winograd);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(m, cases[i]);
+        check_train_batch(m);
+        adv_model_free(m);
+        m = adv_model_load("golden/model.safetensors");   /* the training step moved its statistics */
+        if (!m) break;
+    }
+    adv_conv_set_winograd(1);
     adv_model_free(m);
     return tu_finish("test_golden");
 }

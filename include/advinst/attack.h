@@ -43,6 +43,9 @@ int adv_attack_method_parse(const char *name);
 /* C&W and MS-C&W aim at a target class; FGSM and PGDn only move away from the prediction. */
 int adv_attack_method_targeted(adv_attack_method m);
 
+/* A clip or window whose mono mix has an RMS below this is silent: not attacked, no class. */
+#define ADV_SILENCE_RMS 1e-6
+
 #define ADV_TARGET_NONE (-1)     /* untargeted methods */
 #define ADV_TARGET_RANDOM (-2)   /* seeded draw among the classes other than the original prediction */
 

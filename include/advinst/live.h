@@ -31,6 +31,7 @@
 #include "advinst/attack.h"
 #include "advinst/model.h"
 #include "advinst/preset.h"
+#include "advinst/rt.h"
 #include <stdint.h>
 
 #define ADV_LIVE_MAX_CHANNELS 2
@@ -111,11 +112,6 @@ void adv_live_process(adv_live *e, const float *const *in, float *const *out, ui
 /* Called from the backend's xrun notification (counted only). */
 void adv_live_count_xrun(adv_live *e);
 
-/* Memory the audio thread touches (engine and backend): page-aligned, zeroed so that every page
- * is resident now, and locked in RAM where RLIMIT_MEMLOCK allows (best effort), so the audio
- * thread never page-faults on it. Freed with the size it was allocated with. */
-void *adv_rt_alloc(size_t bytes);
-void adv_rt_free(void *p, size_t bytes);
 
 /* ---- settings ---- */
 

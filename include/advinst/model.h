@@ -11,6 +11,19 @@
 #define ADV_N_BN 7
 #define ADV_CLASS_NAME_MAX 32
 
+/* The network, described once: layer i is conv{i+1} (PyTorch names "conv{i+1}.weight" ...), then,
+ * if bn, ReLU and BatchNorm "bn{i+1}" (model.bn[i]), then average pooling pool_h x pool_w if
+ * pool_h > 0, then dropout with probability `dropout` in training if > 0. The last layer's output
+ * goes to the head (mean over frequency, max over time). The table drives the model's shapes and
+ * file names, the network's buffers, forward and backward, and the FLOP count. */
+typedef struct {
+    int cin, cout, k, stride, pad;
+    int bn;
+    int pool_h, pool_w;
+    float dropout;
+} adv_layer;
+extern const adv_layer adv_layers[ADV_N_CONV];
+
 typedef struct {
     adv_conv conv[ADV_N_CONV];
     adv_bn bn[ADV_N_BN];
@@ -49,7 +62,8 @@ void adv_model_free(adv_model *m);
 /* Zeroes the parameter gradients. */
 void adv_model_zero_grad(adv_model *m);
 
-/* Path of the shipped default model, or NULL if not found (ADVINST_MODEL env overrides). */
+/* Path of the shipped default model, or NULL if not found: $ADVINST_MODEL, else the installed one
+ * (share/advinst/models of the prefix the executable runs from), else the source tree's. */
 const char *adv_default_model_path(void);
 
 /* ---- Running the network ---- */
@@ -67,11 +81,26 @@ void adv_net_forward(adv_net *net, const float *x, float *logits);
 /* glogits[n][12] -> gx[n][100][t] (NULL: skip) and, in training, parameter gradients (+=). */
 void adv_net_backward(adv_net *net, const float *glogits, float *gx);
 
+/* Evaluation networks transform the convolution weights (Winograd) when they are created; after
+ * changing the model's weights in place, call this before the next forward. Training networks
+ * transform them at every forward. */
+void adv_net_refresh(adv_net *net);
+
+/* Time steps of the head (the network's output width) and the per-time-step class scores of the
+ * last forward: the head's mean over frequency before its max over time, scores[n][12][steps]. */
+int adv_net_time_steps(const adv_net *net);
+void adv_net_step_scores(const adv_net *net, float *scores);
+/* Backward from d loss / d scores (as adv_net_step_scores lays them out) instead of the logits. */
+void adv_net_backward_steps(adv_net *net, const float *gscores, float *gx);
+
 /* Training only: turn dropout off/on (for reference checks of batch-statistics BatchNorm). */
 void adv_net_set_dropout(adv_net *net, int enabled);
 /* Reseeds the dropout generator (training is seeded per batch for exact resumption). */
 void adv_net_set_rng(adv_net *net, uint64_t seed);
 
-/* FLOPs (multiply-add = 2) of one forward of one input of t frames, convolutions only. */
+/* FLOPs (multiply-add = 2) of one forward of one input of t frames, convolutions only (direct
+ * convolution count, also for layers run as Winograd). */
 double adv_net_conv_flops(int t);
+/* The same for layer i alone, and its output size (h x w) for an input of t frames. */
+double adv_net_layer_flops(int i, int t, int *h, int *w);
 #endif

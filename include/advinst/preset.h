@@ -13,8 +13,8 @@
  *   min_snr_db = 30        ; optional (beyond the paper)
  *
  * A preset is named by NAME (NAME.ini in the presets directory) or by a path (anything with a '/'
- * or ending in ".ini"). The directory is $ADVINST_PRESETS, else the source tree's presets/, else
- * ../share/advinst/presets beside the executable. */
+ * or ending in ".ini"). The directory is $ADVINST_PRESETS, else the installed one (share/advinst/
+ * presets of the prefix the executable runs from), else the source tree's presets/. */
 #ifndef ADVINST_PRESET_H
 #define ADVINST_PRESET_H
 #include "advinst/attack.h"

@@ -21,6 +21,16 @@ void adv_resampler_forward(const adv_resampler *r, const float *x, float *y);
 /* gx[n_in] = A^T gy[n_out] (overwrites gx). */
 void adv_resampler_backward(const adv_resampler *r, const float *gy, float *gx);
 
+/* The same on part of the output, for streams held in one long buffer: y[j] = (A x)[j] for j in
+ * [j0, j1) only (y and x indexed as in the whole operator). */
+void adv_resampler_forward_range(const adv_resampler *r, const float *x, float *y, long j0, long j1);
+/* gx += A^T gy restricted to the outputs [j0, j1) (accumulates: clear gx first where needed). */
+void adv_resampler_backward_range_add(const adv_resampler *r, const float *gy, float *gx, long j0, long j1);
+/* The inputs [*lo, *hi) that the outputs [j0, j1) read (clipped to [0, n_in)). */
+void adv_resampler_input_span(const adv_resampler *r, long j0, long j1, long *lo, long *hi);
+/* The first output that reads input i or a later one (outputs before it read only inputs < i). */
+long adv_resampler_first_output_reading(const adv_resampler *r, long i);
+
 /* Filter design facts for documentation: passband edge and stopband start in Hz at the
  * lower of the two rates, and the designed stopband attenuation in dB. */
 void adv_resampler_design(const adv_resampler *r, double *passband_hz, double *stopband_hz,

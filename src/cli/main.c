@@ -2,6 +2,8 @@
 #include "cli.h"
 #include "advinst/blas.h"
 #include "advinst/error.h"
+#include "advinst/model.h"
+#include "advinst/preset.h"
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -95,7 +97,10 @@ int main(int argc, char **argv)
         return ADV_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-        printf("advinst %s\n", ADVINST_VERSION);
+        /* the data in use: an installed program's own, else the source tree's */
+        const char *model = adv_default_model_path(), *presets = adv_preset_dir();
+        printf("advinst %s\nmodel: %s\npresets: %s\n", ADVINST_VERSION, model ? model : "(not found)",
+               presets ? presets : "(not found)");
         return ADV_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

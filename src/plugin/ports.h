@@ -1,0 +1,78 @@
+/* The controls of the advinst plugins: one table, read by the LV2 plugin (src/plugin/lv2.c), the
+ * generator of its Turtle description (src/plugin/ttl.c) and the CLAP plugin (src/plugin/clap.c,
+ * input controls as parameters), so they cannot disagree.
+ *
+ * Port indices: the audio inputs (1 or 2), the audio outputs, then the controls of
+ * lv2_controls[] in order, then ADV_N_CLASSES probabilities of the input and ADV_N_CLASSES of the
+ * output (class order of the model). */
+#ifndef ADVINST_LV2_PORTS_H
+#define ADVINST_LV2_PORTS_H
+#include "advinst/live.h"
+#include "advinst/model.h"
+
+#define ADV_LV2_URI "https://advinst.invalid/plugins/advinst"
+#define ADV_LV2_URI_STEREO ADV_LV2_URI "-stereo"
+#define ADV_LV2_STATE_PREFIX ADV_LV2_URI "#"
+
+/* target port: 0 .. ADV_N_CLASSES - 1 a class, then these */
+#define ADV_LV2_TARGET_NONE ADV_N_CLASSES
+#define ADV_LV2_TARGET_RANDOM (ADV_N_CLASSES + 1)
+
+/* status port: the last clip's adv_live_clip_status + 1, or 0 before any clip; or this when no
+ * model could be loaded (the plugin passes audio through) */
+#define ADV_LV2_STATUS_NO_CLIP 0
+#define ADV_LV2_STATUS_NO_MODEL 7
+
+typedef enum {
+    C_TARGET = 0, C_METHOD, C_STEP, C_ALPHA, C_EPS, C_CONFIDENCE, C_ITERATIONS, C_ENABLED,
+    C_LATENCY, C_STATUS, C_SNR, ADV_LV2_N_CONTROLS
+} adv_lv2_control;
+
+enum {
+    P_INTEGER = 1 << 0, P_ENUMERATION = 1 << 1, P_TOGGLED = 1 << 2, P_LOGARITHMIC = 1 << 3,
+    P_ENABLED = 1 << 4,   /* lv2:designation lv2:enabled (bypass) */
+    P_LATENCY = 1 << 5    /* lv2:designation lv2:latency, lv2:reportsLatency */
+};
+
+typedef struct {
+    const char *symbol, *name;
+    int output;
+    float min, max, def;
+    unsigned props;
+    const char *unit;        /* units: suffix ("db", "frame") or NULL */
+    const char *comment;
+} adv_lv2_control_desc;
+
+static const adv_lv2_control_desc lv2_controls[ADV_LV2_N_CONTROLS] = {
+    [C_TARGET] = {"target", "Target", 0, 0, ADV_LV2_TARGET_RANDOM, ADV_LV2_TARGET_NONE, P_INTEGER | P_ENUMERATION, NULL,
+                  "the class the classifier should hear: a class, none (no attack) or random (per clip)"},
+    [C_METHOD] = {"method", "Method", 0, 0, 2, 1, P_INTEGER | P_ENUMERATION, NULL,
+                  "the attack: off, C&W or Multi-Scale C&W"},
+    [C_STEP] = {"step", "Step", 0, 1e-6f, 1, 1e-5f, P_LOGARITHMIC, NULL, "Adam step (the paper's eta)"},
+    [C_ALPHA] = {"alpha", "Alpha", 0, 1e-4f, 1000, 0.01f, P_LOGARITHMIC, NULL,
+                 "cross-entropy weight (about 10 for Multi-Scale C&W)"},
+    [C_EPS] = {"eps", "Epsilon", 0, 1e-4f, 1, 0.01f, P_LOGARITHMIC, NULL, "L-infinity bound of the perturbation"},
+    [C_CONFIDENCE] = {"confidence", "Confidence", 0, 0, 1, 0, 0, NULL,
+                      "success also needs the target's probability at least this (0: off)"},
+    [C_ITERATIONS] = {"iterations", "Iterations", 0, 1, 10000, 1000, P_INTEGER | P_LOGARITHMIC, NULL,
+                      "at most this many optimisation steps per clip"},
+    [C_ENABLED] = {"enabled", "Enabled", 0, 0, 1, 1, P_TOGGLED | P_ENABLED, NULL,
+                   "0: bypass (the delayed input, perturbations faded out)"},
+    [C_LATENCY] = {"latency", "Latency", 1, 0, 3000000, 0, P_INTEGER | P_LATENCY, "frame",
+                   "the output is the input delayed by this many frames"},
+    [C_STATUS] = {"status", "Last clip", 1, 0, ADV_LV2_STATUS_NO_MODEL, 0, P_INTEGER | P_ENUMERATION, NULL,
+                  "result of the last clip played"},
+    [C_SNR] = {"snr", "Last SNR", 1, 0, 200, 0, 0, "db",
+               "SNR of the last perturbed clip played (0 when nothing was added)"},
+};
+
+/* Scale points of the enumerations (status: value = index). */
+static const char *const lv2_method_labels[] = {"off", "C&W", "Multi-Scale C&W"};
+static const char *const lv2_status_labels[ADV_LV2_STATUS_NO_MODEL + 1] = {
+    "no clip yet", "ok", "failed", "missed", "already the target", "silent", "error", "no model (pass-through)"};
+
+/* Index of the first control port for `channels` audio channels. */
+static inline unsigned adv_lv2_first_control(int channels) { return 2u * (unsigned)channels; }
+static inline unsigned adv_lv2_first_prob(int channels) { return adv_lv2_first_control(channels) + ADV_LV2_N_CONTROLS; }
+static inline unsigned adv_lv2_n_ports(int channels) { return adv_lv2_first_prob(channels) + 2 * ADV_N_CLASSES; }
+#endif

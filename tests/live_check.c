@@ -1,0 +1,72 @@
+/* Checks of live hosts' recordings (see live_check.h). */
+#include "live_check.h"
+#include "advinst/audio.h"
+#include "advinst/nn.h"
+#include "advinst/resample.h"
+#include <math.h>
+#include <stdlib.h>
+
+static double diff(const live_recording *r, long k)
+{
+    return k >= r->L ? (double)r->rec[k] - r->sig[(k - r->L) % r->sig_len] : 0;
+}
+
+long live_first_perturbed(const live_recording *r)
+{
+    for (long k = r->L; k < r->n; k++)
+        if (diff(r, k) != 0) return k;
+    return -1;
+}
+
+int live_exact_from(const live_recording *r, long from)
+{
+    for (long k = from > r->L ? from : r->L; k < r->n; k++)
+        if (r->rec[k] != r->sig[(k - r->L) % r->sig_len]) return 0;
+    return 1;
+}
+
+long live_clip_grid(const live_recording *r, long N, int rate)
+{
+    double *cum = calloc((size_t)r->n + 1, sizeof(double));
+    for (long k = 0; k < r->n; k++) cum[k + 1] = cum[k] + diff(r, k) * diff(r, k);
+    const long w = rate / 400;
+    long grid = 0;
+    double best = INFINITY;
+    for (long o = 0; o < N; o++) {
+        double cost = 0;
+        int count = 0;
+        for (long b = r->L + o; b + w < r->n; b += N)
+            if (b - w >= r->L) { cost += cum[b + w] - cum[b - w]; count++; }
+        if (count && cost / count < best) { best = cost / count; grid = o; }
+    }
+    free(cum);
+    return grid;
+}
+
+int live_classify(adv_classifier *c, const float *x, float *confidence)
+{
+    float logits[ADV_N_CLASSES], p[ADV_N_CLASSES];
+    adv_classifier_forward(c, x, logits);
+    adv_softmax(ADV_N_CLASSES, logits, p);
+    int b = adv_most_likely(p);
+    *confidence = p[b];
+    return b;
+}
+
+float *live_load_clip(const char *path, int rate, long *frames)
+{
+    adv_audio a;
+    if (adv_audio_read(path, &a) != 0) return NULL;
+    float *mono = malloc(sizeof(float) * (size_t)a.frames);
+    adv_audio_mix_mono(&a, mono);
+    adv_resampler *rs = adv_resampler_create(a.rate, rate, a.frames);
+    float *x = rs ? malloc(sizeof(float) * (size_t)adv_resampler_output_length(rs)) : NULL;
+    if (x) {
+        *frames = adv_resampler_output_length(rs);
+        adv_resampler_forward(rs, mono, x);
+    }
+    adv_resampler_free(rs);
+    free(mono);
+    adv_audio_free(&a);
+    return x;
+}
