@@ -12,6 +12,7 @@ pkgs=(build-essential cmake pkg-config libfftw3-dev libopenblas-dev libsndfile1-
 pkgs+=(chromium-headless-shell curl)   # the web view test (tests/cli_live_view.sh) and bench/live_view.sh
 pkgs+=(python3)   # ui/make_tosc.py and tests/check_tosc.py (the TouchOSC layout test)
 pkgs+=(valgrind)   # the memcheck test (scripts/valgrind.sh)
+pkgs+=(python3)    # the TouchOSC layout test (tests/cli_live_ui.sh)
 # the LV2 plugin (lv2-dev) and its tests: lv2_validate (lv2-dev) with sord_validate (sordi),
 # lv2apply and lv2info (lilv-utils), the lilv test host (liblilv-dev), jalv as a live host; the
 # CLAP plugin's headers (dpf-source carries them)

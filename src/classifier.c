@@ -27,6 +27,7 @@ long adv_classifier_min_samples(int rate)
 }
 
 long adv_classifier_samples(const adv_classifier *c) { return c->n; }
+long adv_classifier_samples16k(const adv_classifier *c) { return c->n16; }
 int adv_classifier_rate(const adv_classifier *c) { return c->rate; }
 int adv_classifier_batch(const adv_classifier *c) { return c->batch; }
 adv_frontend *adv_classifier_frontend(adv_classifier *c) { return c->frontend[0]; }
@@ -143,6 +144,18 @@ void adv_classifier_backward_batch(adv_classifier *c, const float *glogits, floa
 void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits)
 {
     adv_classifier_forward_batch(c, &wave, logits);
+}
+
+void adv_classifier_backward16k(adv_classifier *c, const float *glogits, float *g16)
+{
+    adv_net_backward(c->net, glogits, c->gnet_input);
+    adv_frontend_backward(c->frontend[0], c->gnet_input, g16);
+}
+
+void adv_classifier_resample_adjoint(const adv_classifier *c, const float *g16, float *gwave)
+{
+    if (c->resampler) adv_resampler_backward(c->resampler, g16, gwave);
+    else if (gwave != g16) memcpy(gwave, g16, sizeof(float) * (size_t)c->n);
 }
 
 void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave)

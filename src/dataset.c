@@ -6,6 +6,7 @@
 #include "advinst/outfile.h"
 #include "advinst/progress.h"
 #include "advinst/resample.h"
+#include "advinst/rng.h"
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -17,24 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const adv_class_names[ADV_NUM_CLASSES] = {
-    "accordion", "acoustic_guitar", "bass_drum", "bass_guitar", "electric_guitar", "female_singing",
-    "glockenspiel", "gong", "harmonica", "hi-hat", "male_singing", "marimba_and_xylophone"};
-
-const char *const adv_fsd_class_names[ADV_NUM_CLASSES] = {
+const char *const adv_fsd_class_names[ADV_N_CLASSES] = {
     "Accordion", "Acoustic_guitar", "Bass_drum", "Bass_guitar", "Electric_guitar", "Female_singing",
     "Glockenspiel", "Gong", "Harmonica", "Hi-hat", "Male_singing", "Marimba_and_xylophone"};
 
-int adv_class_index(const char *name)
-{
-    for (int c = 0; c < ADV_NUM_CLASSES; c++)
-        if (strcmp(name, adv_class_names[c]) == 0) return c;
-    return -1;
-}
-
 int adv_fsd_class_index(const char *label)
 {
-    for (int c = 0; c < ADV_NUM_CLASSES; c++)
+    for (int c = 0; c < ADV_N_CLASSES; c++)
         if (strcmp(label, adv_fsd_class_names[c]) == 0) return c;
     return -1;
 }
@@ -82,9 +72,9 @@ long adv_dataset_split_indices(const adv_dataset *ds, adv_split split, long *idx
     return n;
 }
 
-void adv_dataset_counts(const adv_dataset *ds, long counts[ADV_NUM_CLASSES][2])
+void adv_dataset_counts(const adv_dataset *ds, long counts[ADV_N_CLASSES][2])
 {
-    memset(counts, 0, sizeof(long) * ADV_NUM_CLASSES * 2);
+    memset(counts, 0, sizeof(long) * ADV_N_CLASSES * 2);
     for (long i = 0; i < ds->count; i++) counts[ds->entries[i].label][ds->entries[i].split]++;
 }
 
@@ -341,19 +331,11 @@ int adv_dataset_write_labels(const char *csv_path, const adv_dataset *ds)
 
 /* ---- splits ------------------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Fisher-Yates shuffle of idx[n] driven by the splitmix64 state. */
 static void shuffle(long *idx, long n, uint64_t *state)
 {
     for (long i = n - 1; i > 0; i--) {
-        long j = (long)(splitmix64(state) % (uint64_t)(i + 1));
+        long j = (long)(adv_rng_next(state) % (uint64_t)(i + 1));
         long t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;
@@ -372,7 +354,7 @@ void adv_dataset_assign_split(adv_dataset *ds, uint64_t seed, int stratified)
         for (long k = 0; k < ds->count; k++)
             ds->entries[idx[k]].split = k < n_train ? ADV_SPLIT_TRAIN : ADV_SPLIT_VALID;
     } else {
-        for (int c = 0; c < ADV_NUM_CLASSES; c++) {
+        for (int c = 0; c < ADV_N_CLASSES; c++) {
             long n = 0;
             for (long i = 0; i < ds->count; i++)
                 if (ds->entries[i].label == c) idx[n++] = i;

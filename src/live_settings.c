@@ -43,7 +43,7 @@ const char *adv_live_target_name(const adv_model *m, int target)
     if (target == ADV_LIVE_TARGET_NONE) return "none";
     if (target == ADV_LIVE_TARGET_RANDOM) return "random";
     if (target < 0 || target >= ADV_N_CLASSES) return "?";
-    return m ? m->classes[target] : adv_default_classes[target];
+    return m ? m->classes[target] : adv_class_names[target];
 }
 
 void adv_live_settings_default(adv_live_settings *s)

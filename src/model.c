@@ -14,11 +14,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-const char *const adv_default_classes[ADV_N_CLASSES] = {
-    "accordion", "acoustic_guitar", "bass_drum", "bass_guitar", "electric_guitar", "female_singing",
-    "glockenspiel", "gong", "harmonica", "hi-hat", "male_singing", "marimba_and_xylophone",
-};
-
 /*  cin  cout  k  stride pad  bn  pool    dropout */
 const adv_layer adv_layers[ADV_N_CONV] = {
     {1, 64, 5, 2, 2, 1, 0, 0, 0.0f},      {64, 64, 3, 1, 1, 1, 2, 2, 0.3f},
@@ -52,7 +47,7 @@ int adv_model_class_index(const adv_model *m, const char *name)
         return i < ADV_N_CLASSES ? i : -1;
     }
     for (int i = 0; i < ADV_N_CLASSES; i++)
-        if (class_name_eq(name, m ? m->classes[i] : adv_default_classes[i])) return i;
+        if (class_name_eq(name, m ? m->classes[i] : adv_class_names[i])) return i;
     return -1;
 }
 
@@ -121,7 +116,7 @@ static adv_model *model_alloc(void)
         if (!b->running_mean || !b->running_var || !b->save_mean || !b->save_invstd) goto fail;
     }
     for (int i = 0; i < ADV_N_CLASSES; i++)
-        snprintf(m->classes[i], ADV_CLASS_NAME_MAX, "%s", adv_default_classes[i]);
+        snprintf(m->classes[i], ADV_CLASS_NAME_MAX, "%s", adv_class_names[i]);
     for (int j = 0; j < ADV_N_MELS; j++) m->fe_std[j] = 1.0f;
     return m;
 fail:
@@ -156,20 +151,8 @@ void adv_model_zero_grad(adv_model *m)
 
 /* ---- creation ---- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [-bound, bound). */
-static float uniform_pm(uint64_t *s, float bound)
-{
-    float u = (float)(splitmix64(s) >> 40) * (1.0f / 16777216.0f);
-    return (2.0f * u - 1.0f) * bound;
-}
+static float uniform_pm(uint64_t *s, float bound) { return (2.0f * adv_rng_uniform(s) - 1.0f) * bound; }
 
 adv_model *adv_model_create(uint64_t seed)
 {

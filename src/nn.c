@@ -157,32 +157,8 @@ void adv_avgpool_backward(int nc, int h, int w, int kh, int kw, const float *gy,
 }
 
 /* ------------------------------------------------------------------------------------------ */
-uint64_t adv_rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-float adv_rng_uniform(uint64_t *s) { return (float)((adv_rng_next(s) >> 40) * (1.0 / 16777216.0)); }
-
-float adv_rng_normal(uint64_t *s)
-{
-    double u1 = ((adv_rng_next(s) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
-    double u2 = (adv_rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
-}
-
-/* splitmix64 output number k (1-based) after state s: every draw computed from its index. */
-static inline float rng_uniform_at(uint64_t s, uint64_t k)
-{
-    uint64_t z = s + k * 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (float)((z >> 40) * (1.0 / 16777216.0));
-}
+/* splitmix64 output number k (1-based) after state s, as a uniform draw (advinst/rng.h). */
+static inline float rng_uniform_at(uint64_t s, uint64_t k) { return (float)((adv_rng_at(s, k) >> 40) * (1.0 / 16777216.0)); }
 
 void adv_dropout_forward(int c, int n, int hw, float p, uint64_t *rng, const float *x, float *y, float *mask,
                          int threads)

@@ -459,8 +459,7 @@ void adv_osc_send_event(adv_osc *o, const adv_live_event *ev)
     if (o->n_subs == 0 || ev->type == ADV_LIVE_EV_SPECTRUM) return;   /* spectra: the web view only */
     if (ev->type == ADV_LIVE_EV_PROBS) {
         const char *stream = ev->stream ? "out" : "in";
-        int best = 0;
-        for (int k = 1; k < ADV_N_CLASSES; k++) if (ev->probs[k] > ev->probs[best]) best = k;
+        int best = adv_most_likely(ev->probs);
         lo_message m = lo_message_new();
         lo_message_add_string(m, stream);
         lo_message_add_string(m, ev->silent ? "silent" : o->model->classes[best]);

@@ -250,8 +250,7 @@ int adv_preset_parse(const char *text, size_t len, const char *path, adv_preset 
     p->min_snr_db = NAN;
     if (!path || !*path) path = "(memory)";
     snprintf(p->path, sizeof p->path, "%s", path);
-    const char *base = strrchr(p->path, '/');
-    base = base ? base + 1 : p->path;
+    const char *base = adv_path_base(p->path);
     size_t blen = strlen(base);
     if (blen > 4 && !strcmp(base + blen - 4, ".ini")) blen -= 4;
     if (blen >= sizeof p->name) blen = sizeof p->name - 1;

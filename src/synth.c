@@ -9,6 +9,7 @@
 #include "advinst/outfile.h"
 #include "advinst/progress.h"
 #include "advinst/resample.h"
+#include "advinst/rng.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -34,7 +35,7 @@
 #define MAX_SF 6
 
 /* Default clips per class: 799 in all, 49-75 per class, like the paper's FSDKaggle2019 subset. */
-static const int default_counts[ADV_NUM_CLASSES] = {63, 75, 66, 71, 72, 64, 49, 68, 64, 66, 66, 75};
+static const int default_counts[ADV_N_CLASSES] = {63, 75, 66, 71, 72, 64, 49, 68, 64, 66, 66, 75};
 
 /* Independent stream per clip, a function of (seed, class, index) only. */
 static rng clip_rng(uint64_t seed, int cls, long index)
@@ -1252,7 +1253,7 @@ int adv_synth_render_clip(adv_synth *s, int worker_index, int cls, long index, f
 {
     *out = NULL;
     *frames = 0;
-    if (cls < 0 || cls >= ADV_NUM_CLASSES || worker_index < 0 || worker_index >= s->n_workers)
+    if (cls < 0 || cls >= ADV_N_CLASSES || worker_index < 0 || worker_index >= s->n_workers)
         return adv_fail("render: bad class %d or worker %d", cls, worker_index);
     worker *w = &s->w[worker_index];
     w->speed = 1.0;
@@ -1340,11 +1341,11 @@ int adv_render_dataset(const char *out_dir, const adv_render_options *o, int for
     adv_dataset ds;
     adv_dataset_init(&ds);
     long total = 0;
-    for (int c = 0; c < ADV_NUM_CLASSES; c++) total += adv_render_class_count(o, c);
+    for (int c = 0; c < ADV_N_CLASSES; c++) total += adv_render_class_count(o, c);
     j.cls = malloc((size_t)(total + 1) * sizeof *j.cls);
     j.idx = malloc((size_t)(total + 1) * sizeof *j.idx);
     if (!j.cls || !j.idx) { adv_fail("out of memory"); goto done; }
-    for (int c = 0; c < ADV_NUM_CLASSES; c++)
+    for (int c = 0; c < ADV_N_CLASSES; c++)
         for (long i = 0; i < adv_render_class_count(o, c); i++) {
             char name[64];
             snprintf(name, sizeof name, "%s_%03ld.wav", adv_class_names[c], i);

@@ -155,8 +155,7 @@ void adv_eval_add(adv_eval *ev, int truth, const float *logits)
 {
     float probs[ADV_N_CLASSES];
     adv_softmax_temperature(ev->temperature, logits, probs);
-    int best = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++) if (probs[k] > probs[best]) best = k;
+    int best = adv_most_likely(probs);
     ev->clips++;
     ev->correct += best == truth;
     ev->mean_confidence += probs[best];
@@ -487,8 +486,7 @@ int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options 
             adv_adam_step(&adam, m->param_block, m->grad_block);
             loss_sum += (double)loss * nb;
             for (int b = 0; b < nb; b++) {
-                int best = 0;
-                for (int k = 1; k < ADV_N_CLASSES; k++) if (logits[b * ADV_N_CLASSES + k] > logits[b * ADV_N_CLASSES + best]) best = k;
+                int best = adv_most_likely(logits + b * ADV_N_CLASSES);
                 correct += best == labels[b];
             }
             seen += nb;

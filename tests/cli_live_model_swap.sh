@@ -14,7 +14,8 @@ ADV=$1 WORK=$2
 rm -rf "$WORK" && mkdir -p "$WORK"
 source "$(dirname "$0")/live_jackd.sh"
 MODEL=$WORK/model.safetensors
-[ -f "$REPO/models/default.safetensors" ] || { echo "cli_live_model_swap: SKIP (no shipped model)"; exit 0; }
+# the shipped model is part of the checkout: without it the checkout is broken (a failure)
+[ -f "$REPO/models/default.safetensors" ] || fail "no shipped model $REPO/models/default.safetensors"
 # another valid model: the same header, 8 kB of weights in the middle zeroed
 cp "$REPO/models/default.safetensors" "$WORK/other.safetensors"
 dd if=/dev/zero of="$WORK/other.safetensors" bs=4096 count=2 seek=$(($(stat -c %s "$WORK/other.safetensors") / 8192)) \

@@ -281,7 +281,7 @@ static void pass_through_check(host *h, const char *what)
     float in[1000], out[1000], out2[1000];
     int exact = 1;
     for (int period = 0; period < 20; period++) {
-        const uint32_t n = 1 + (uint32_t)(tu_rand_u64(&rng) % 1000);
+        const uint32_t n = 1 + (uint32_t)(adv_rng_next(&rng) % 1000);
         for (uint32_t i = 0; i < n; i++) in[i] = tu_rand_uniform(&rng, -1, 1);
         host_run(h, in, out, out2, n);
         for (uint32_t i = 0; i < n; i++) exact &= out[i] == in[i] && (h->channels == 1 || out2[i] == in[i]);

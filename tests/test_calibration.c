@@ -15,10 +15,10 @@
 static void make_logits(long n, double sharp, float *logits, int *labels, uint64_t *rng)
 {
     for (long i = 0; i < n; i++) {
-        labels[i] = (int)(tu_rand_u64(rng) % ADV_N_CLASSES);
+        labels[i] = (int)(adv_rng_next(rng) % ADV_N_CLASSES);
         /* a calibrated classifier: the label is drawn from softmax(z) */
         float z[ADV_N_CLASSES], p[ADV_N_CLASSES];
-        for (int k = 0; k < ADV_N_CLASSES; k++) z[k] = 2.5f * tu_rand_normal(rng);
+        for (int k = 0; k < ADV_N_CLASSES; k++) z[k] = 2.5f * adv_rng_normal(rng);
         adv_softmax_temperature(1.0, z, p);
         double u = tu_rand_uniform(rng, 0, 1), c = 0;
         labels[i] = ADV_N_CLASSES - 1;
@@ -80,7 +80,7 @@ int main(void)
     enum { B = 3 };
     float lg[B * ADV_N_CLASSES], tg[B * ADV_N_CLASSES], g[B * ADV_N_CLASSES], gh[B * ADV_N_CLASSES];
     int lab[B] = {2, 7, 11};
-    for (int i = 0; i < B * ADV_N_CLASSES; i++) lg[i] = tu_rand_normal(&rng);
+    for (int i = 0; i < B * ADV_N_CLASSES; i++) lg[i] = adv_rng_normal(&rng);
     for (int i = 0; i < B * ADV_N_CLASSES; i++) tg[i] = (i % ADV_N_CLASSES) == lab[i / ADV_N_CLASSES];
     float hard = adv_cross_entropy(B, ADV_N_CLASSES, lg, lab, gh), soft = recipe_soft_cross_entropy(B, lg, tg, g);
     CHECK_NEAR(soft, hard, 1e-5, "one-hot soft loss = cross-entropy");
@@ -107,7 +107,7 @@ int main(void)
     o.freq_mask = 8;
     size_t win = (size_t)ADV_N_MELS * ADV_TRAIN_WINDOW;
     float *x = malloc(sizeof(float) * win * 4), *x2 = malloc(sizeof(float) * win * 4);
-    for (size_t i = 0; i < win * 4; i++) x[i] = tu_rand_normal(&rng);
+    for (size_t i = 0; i < win * 4; i++) x[i] = adv_rng_normal(&rng);
     memcpy(x2, x, sizeof(float) * win * 4);
     int lb[4] = {0, 1, 2, 3};
     float t1[4 * ADV_N_CLASSES], t2[4 * ADV_N_CLASSES];

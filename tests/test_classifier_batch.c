@@ -25,7 +25,7 @@ static float *make_clip(long n, int rate, int b)
     for (long i = 0; i < n; i++) {
         double t = (double)i / rate, s = 0;
         for (int h = 1; h <= 4; h++) s += sin(2 * M_PI * (150.0 + 110.0 * b) * h * t + h) / h;
-        x[i] = (float)((0.05 + 0.1 * b) * s * exp(-1.0 * t) + 0.02 * tu_rand_normal(&rng));
+        x[i] = (float)((0.05 + 0.1 * b) * s * exp(-1.0 * t) + 0.02 * adv_rng_normal(&rng));
     }
     return x;
 }
@@ -94,7 +94,7 @@ static void test_batch_fd(adv_model *m, int rate, long n, int B)
     adv_classifier_backward_batch(c, gl, g);
     /* direction: the gradient's plus a random part, RMS 1 per sample */
     double gg = dot(gall, gall, total), rr = 0, s2 = 0;
-    for (size_t i = 0; i < total; i++) { v[i] = tu_rand_normal(&rng); rr += (double)v[i] * v[i]; }
+    for (size_t i = 0; i < total; i++) { v[i] = adv_rng_normal(&rng); rr += (double)v[i] * v[i]; }
     for (size_t i = 0; i < total; i++) { v[i] = (float)(gall[i] / sqrt(gg) + 0.5 * v[i] / sqrt(rr)); s2 += (double)v[i] * v[i]; }
     for (size_t i = 0; i < total; i++) v[i] = (float)(v[i] * sqrt(total / s2));
     /* a step that changes the loss by about 1e-3 of itself: the calibrated model's loss is steep */

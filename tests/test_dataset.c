@@ -70,9 +70,9 @@ static void test_render(void)
     render(b, 1, &db);
     if (da.count == 0 || db.count == 0) return;
     CHECK(da.count == 48 && db.count == 48, "48 clips, got %ld / %ld", da.count, db.count);
-    long counts[ADV_NUM_CLASSES][2];
+    long counts[ADV_N_CLASSES][2];
     adv_dataset_counts(&da, counts);
-    for (int c = 0; c < ADV_NUM_CLASSES; c++)
+    for (int c = 0; c < ADV_N_CLASSES; c++)
         CHECK(counts[c][0] == 3 && counts[c][1] == 1, "%s: %ld train / %ld valid, expected 3 / 1",
               adv_class_names[c], counts[c][0], counts[c][1]);
     for (long i = 0; i < da.count && i < db.count; i++) {
@@ -332,9 +332,9 @@ static void test_split(void)
     for (int i = 0; i < 799; i++) same &= first[i] == ds.entries[i].split;
     CHECK(same, "split not deterministic");
     adv_dataset_assign_split(&ds, 1, 1);
-    long counts[ADV_NUM_CLASSES][2];
+    long counts[ADV_N_CLASSES][2];
     adv_dataset_counts(&ds, counts);
-    for (int c = 0; c < ADV_NUM_CLASSES; c++) {
+    for (int c = 0; c < ADV_N_CLASSES; c++) {
         long n = counts[c][0] + counts[c][1];
         CHECK(counts[c][1] == lround(n * 0.25), "stratified: class %d %ld valid of %ld", c, counts[c][1], n);
     }

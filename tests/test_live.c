@@ -56,7 +56,7 @@ static void tone(float *x, long n, int C, uint64_t seed, float amp)
     for (long i = 0; i < n; i++) {
         double t = (double)i / RATE;
         float v = amp * (float)(0.6 * sin(2 * M_PI * 330 * t) + 0.3 * sin(2 * M_PI * 1210 * t) * (1 + 0.5 * sin(2 * M_PI * 3 * t))) +
-                  0.01f * amp * tu_rand_normal(&r);
+                  0.01f * amp * adv_rng_normal(&r);
         for (int c = 0; c < C; c++) x[(size_t)i * C + c] = c ? 0.7f * v : v;
     }
 }

@@ -17,7 +17,7 @@ static uint64_t rng = 12345;
 static float *rand_vec(size_t n, float scale)
 {
     float *v = malloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) v[i] = scale * tu_rand_normal(&rng);
+    for (size_t i = 0; i < n; i++) v[i] = scale * adv_rng_normal(&rng);
     return v;
 }
 
@@ -247,7 +247,7 @@ static void test_pool_and_head(void)
 
     float logits[24], gl[24], lp[24];
     int labels[2] = {3, 11};
-    for (int i = 0; i < 24; i++) logits[i] = 2 * tu_rand_normal(&rng);
+    for (int i = 0; i < 24; i++) logits[i] = 2 * adv_rng_normal(&rng);
     adv_cross_entropy(2, 12, logits, labels, gl);
     float *vl = rand_vec(24, 1);
     for (int i = 0; i < 24; i++) lp[i] = logits[i] + (float)e * vl[i];
@@ -287,7 +287,7 @@ static void test_network(int training)
     if (!m) return;
     for (int i = 0; i < ADV_N_BN; i++)
         for (int c = 0; c < m->bn[i].c; c++) {
-            m->bn[i].running_mean[c] = 0.1f * tu_rand_normal(&rng);
+            m->bn[i].running_mean[c] = 0.1f * adv_rng_normal(&rng);
             m->bn[i].running_var[c] = 0.5f + tu_rand_uniform(&rng, 0, 1);
         }
     for (int k = 0; k < m->conv[7].cout * m->conv[7].cin; k++) m->conv[7].w[k] *= 10;   /* logits of O(1) */

@@ -21,6 +21,8 @@ adv_classifier *adv_classifier_create(adv_model *m, int rate, long n_samples);
 adv_classifier *adv_classifier_create_batch(adv_model *m, int rate, long n_samples, int batch);
 void adv_classifier_free(adv_classifier *c);
 long adv_classifier_samples(const adv_classifier *c);
+/* Samples at 16 kHz: ceil(n_samples * 16000 / rate). */
+long adv_classifier_samples16k(const adv_classifier *c);
 int adv_classifier_rate(const adv_classifier *c);
 int adv_classifier_batch(const adv_classifier *c);
 
@@ -31,6 +33,11 @@ void adv_classifier_forward(adv_classifier *c, const float *wave, float *logits)
 void adv_classifier_probs(const adv_classifier *c, const float *logits, float *probs);
 /* gwave[n_samples] = d loss / d wave given glogits[12] = d loss / d logits, for the last forward. */
 void adv_classifier_backward(adv_classifier *c, const float *glogits, float *gwave);
+/* The two halves of adv_classifier_backward (batch-1 classifiers), so that a loss on the 16 kHz signal can join in:
+ * g16[samples16k] = d loss / d (the 16 kHz signal of the last forward), and gwave[n_samples] =
+ * the resampler's exact adjoint of g16 (a copy at 16 kHz; in place allowed at 16 kHz). */
+void adv_classifier_backward16k(adv_classifier *c, const float *glogits, float *g16);
+void adv_classifier_resample_adjoint(const adv_classifier *c, const float *g16, float *gwave);
 /* A batch: logits[batch][12] of waves[b][n_samples]; the clips' results are those of separate
  * single-clip calls (within float32 rounding). A batch-1 classifier may use the single-clip calls. */
 void adv_classifier_forward_batch(adv_classifier *c, const float *const *waves, float *logits);

@@ -14,18 +14,13 @@
  */
 #ifndef ADVINST_DATASET_H
 #define ADVINST_DATASET_H
+#include "advinst/classes.h"
 #include <stdint.h>
 #include <stdio.h>
 
-#define ADV_NUM_CLASSES 12
+/* FSDKaggle2019's spelling of the classes of advinst/classes.h: "Accordion", ..., "Marimba_and_xylophone". */
+extern const char *const adv_fsd_class_names[ADV_N_CLASSES];
 
-/* Our names, index order of the paper: "accordion", "acoustic_guitar", ..., "marimba_and_xylophone". */
-extern const char *const adv_class_names[ADV_NUM_CLASSES];
-/* FSDKaggle2019's spelling of the same classes: "Accordion", ..., "Marimba_and_xylophone". */
-extern const char *const adv_fsd_class_names[ADV_NUM_CLASSES];
-
-/* Index of a class name (ours, exact match), or -1. */
-int adv_class_index(const char *name);
 /* Index of an FSDKaggle2019 label (exact match), or -1. */
 int adv_fsd_class_index(const char *label);
 
@@ -33,7 +28,7 @@ typedef enum { ADV_SPLIT_TRAIN = 0, ADV_SPLIT_VALID = 1 } adv_split;
 
 typedef struct {
     char *fname;      /* file name inside DIR/audio, no directory part */
-    int label;        /* 0 .. ADV_NUM_CLASSES-1 */
+    int label;        /* 0 .. ADV_N_CLASSES-1 */
     adv_split split;
 } adv_dataset_entry;
 
@@ -75,7 +70,7 @@ char *adv_dataset_audio_path(const adv_dataset *ds, long i);
 long adv_dataset_split_indices(const adv_dataset *ds, adv_split split, long *idx);
 
 /* counts[c][s]: entries of class c in split s. */
-void adv_dataset_counts(const adv_dataset *ds, long counts[ADV_NUM_CLASSES][2]);
+void adv_dataset_counts(const adv_dataset *ds, long counts[ADV_N_CLASSES][2]);
 
 /* Seeded split, 25 % valid. Stratified: per class, round(n/4) random entries (at least one when the
  * class has two or more) become "valid", the rest "train". Not stratified (the paper's split of

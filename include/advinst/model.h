@@ -2,11 +2,11 @@
  * and a workspace that runs it forward and backward for a batch of N inputs of 100 x T frames. */
 #ifndef ADVINST_MODEL_H
 #define ADVINST_MODEL_H
+#include "advinst/classes.h"
 #include "advinst/nn.h"
 #include "advinst/frontend.h"
 #include "advinst/safetensors.h"
 
-#define ADV_N_CLASSES 12
 #define ADV_N_CONV 8
 #define ADV_N_BN 7
 #define ADV_CLASS_NAME_MAX 32
@@ -36,8 +36,6 @@ typedef struct {
     size_t n_params;                   /* floats in param_block (trainable: conv w/b, bn gamma/beta) */
 } adv_model;
 
-/* The 12 class names in index order (sorted, as the paper). */
-extern const char *const adv_default_classes[ADV_N_CLASSES];
 /* Class index of a name (case-insensitive, '-'/'_' and spaces equivalent), or -1. */
 int adv_model_class_index(const adv_model *m, const char *name);
 

@@ -8,6 +8,7 @@
 #define ADVINST_NN_H
 #include <stddef.h>
 #include <stdint.h>
+#include "advinst/rng.h"
 
 /* ---- 2-D convolution ----
  * 3x3 stride-1 pad-1 layers run as Winograd F(2x2,3x3) (16 sgemm per block of tiles, transforms
@@ -101,8 +102,4 @@ void adv_softmax(int k, const float *logits, float *probs);
 /* Mean cross-entropy over n rows; glogits (may be NULL) = d mean-loss / d logits. */
 float adv_cross_entropy(int n, int k, const float *logits, const int *labels, float *glogits);
 
-/* splitmix64: the one random generator of the numerics (explicit state). */
-uint64_t adv_rng_next(uint64_t *state);
-float adv_rng_uniform(uint64_t *state);   /* [0, 1) */
-float adv_rng_normal(uint64_t *state);
 #endif

@@ -70,6 +70,7 @@ int cmd_classify(int argc, char **argv)
             status = ADV_EXIT_INPUT;
             continue;
         }
+        cli_warn_truncated("classify", argv[i], &a);
         int rc = adv_classify_audio(m, &a, logits);
         adv_audio_free(&a);
         if (rc != 0) {
@@ -78,8 +79,7 @@ int cmd_classify(int argc, char **argv)
             continue;
         }
         adv_model_probs(m, logits, probs);
-        int best = 0;
-        for (int k = 1; k < ADV_N_CLASSES; k++) if (probs[k] > probs[best]) best = k;
+        int best = adv_most_likely(probs);
         if (json) print_json(m, argv[i], logits, probs, best);
         else printf("%s: %s (confidence %.3f)\n", argv[i], m->classes[best], probs[best]);
         fflush(stdout);

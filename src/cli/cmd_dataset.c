@@ -133,11 +133,11 @@ static int report(const char *dir)
 {
     adv_dataset ds;
     if (adv_dataset_load(dir, &ds) < 0) return cli_error("dataset", ADV_EXIT_INPUT, "%s", adv_error());
-    long counts[ADV_NUM_CLASSES][2];
+    long counts[ADV_N_CLASSES][2];
     adv_dataset_counts(&ds, counts);
     printf("%-24s %6s %6s\n", "class", "train", "valid");
     long tt = 0, tv = 0;
-    for (int c = 0; c < ADV_NUM_CLASSES; c++) {
+    for (int c = 0; c < ADV_N_CLASSES; c++) {
         printf("%-24s %6ld %6ld\n", adv_class_names[c], counts[c][0], counts[c][1]);
         tt += counts[c][0];
         tv += counts[c][1];

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "advinst/error.h"
 #include "advinst/outfile.h"
+#include "advinst/paths.h"
 #include "advinst/train.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -134,7 +135,8 @@ int cmd_evaluate(int argc, char **argv)
         }
         char path[4096], title[256];
         snprintf(path, sizeof path, "%s/confusion.csv", out);
-        snprintf(title, sizeof title, "%s, %s: accuracy %.3f (%ld clips)", model_path, ds.flat ? data : split_name, ev.accuracy, ev.clips);
+        snprintf(title, sizeof title, "%s, %s: accuracy %.3f (%ld clips)", adv_path_base(model_path),
+                 ds.flat ? data : split_name, ev.accuracy, ev.clips);
         if (adv_eval_write_confusion_csv(&ev, m, path) != 0) { code = cli_error("evaluate", ADV_EXIT_OUTPUT, "%s", adv_error()); goto done; }
         snprintf(path, sizeof path, "%s/confusion.png", out);
         if (adv_eval_write_confusion_png(&ev, m, title, path) != 0) { code = cli_error("evaluate", ADV_EXIT_OUTPUT, "%s", adv_error()); goto done; }

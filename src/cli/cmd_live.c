@@ -144,6 +144,7 @@ static float *load_input(const char *path, int rate, int channels, long *frames)
 {
     adv_audio a;
     if (adv_audio_read(path, &a) != 0) return NULL;
+    cli_warn_truncated("live", path, &a);
     float *mono = malloc(sizeof(float) * (size_t)a.frames);
     if (!mono) { adv_audio_free(&a); adv_fail("out of memory"); return NULL; }
     int C = a.channels;
@@ -332,13 +333,6 @@ static void print_segment(const adv_model *m, const adv_live_event *ev, int rate
     if (isfinite(ev->snr_db)) printf(", SNR %.1f dB", ev->snr_db);
     printf(", %ld iterations%s%s\n", ev->iterations, ev->message[0] ? ": " : "", ev->message);
     fflush(stdout);
-}
-
-static int best_class(const float *p)
-{
-    int b = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++) if (p[k] > p[b]) b = k;
-    return b;
 }
 
 int cmd_live(int argc, char **argv)
@@ -626,7 +620,7 @@ int cmd_live(int argc, char **argv)
             if (!quiet && t - last_print >= 1.0 && have_probs[0] && have_probs[1]) {
                 char heard[2][64];
                 for (int k = 0; k < 2; k++) {
-                    int c = best_class(last_probs[k]);
+                    int c = adv_most_likely(last_probs[k]);
                     if (silent[k]) snprintf(heard[k], sizeof heard[k], "silent");
                     else snprintf(heard[k], sizeof heard[k], "%s %.2f", m->classes[c], last_probs[k][c]);
                 }

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "advinst/blas.h"
 #include "advinst/error.h"
+#include "advinst/paths.h"
 #include "advinst/train.h"
 #include <getopt.h>
 #include <signal.h>
@@ -141,7 +142,7 @@ int cmd_train(int argc, char **argv)
         code = cli_error("train", ADV_EXIT_OUTPUT, "%s", adv_error());
     } else {
         char *curve = derived_path(out, ".curve.png");
-        if (adv_plot_training_log(o.log_path, out, curve) != 0)
+        if (adv_plot_training_log(o.log_path, adv_path_base(out), curve) != 0)
             code = cli_error("train", adv_error_exit(ADV_EXIT_FAILURE), "%s", adv_error());
         else
             fprintf(stderr, "advinst train: wrote %s (validation accuracy %s, temperature %.3f, ECE %s)\n", out,
