@@ -533,7 +533,7 @@ double adv_stream_gradient(adv_stream *s, const adv_stream_params *p, const int6
     double loss = 0;
     for (int b = 0; b < n; b++) {
         probe *pr = probe_at(s, (ends16[b] + s->P16 / 2) / s->P16 * s->P16);   /* the probe it stands for */
-        loss += window_step(s, s->clf[b], pr, ends16[b], p, w);
+        loss += window_step(s, s->clf[b % s->cfg.batch], pr, ends16[b], p, w);   /* forward and backward in one call */
     }
     if (p->method == ADV_MSCW) {
         /* the multi-scale loss at 16 kHz (the paper's durations) over the free region and some context */

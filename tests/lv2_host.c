@@ -381,7 +381,7 @@ static void check_presets(host *h)
         lilv_state_free(s);
         n++;
     }
-    CHECK(n == 6, "%d presets, expected the 6 C&W and MS-C&W ones of presets/", n);
+    CHECK(n == 8, "%d presets, expected the 8 C&W and MS-C&W ones of presets/", n);
     lilv_nodes_free(presets);
     lilv_node_free(pset);
 }

@@ -80,7 +80,7 @@ int main(void)
     adv_live_config cfg;
     adv_live_config_default(&cfg, RATE, 1);
     cfg.latency_seconds = 1;
-    cfg.window_seconds = 1;
+    cfg.window_seconds = 1.2;
     cfg.classify_hz = 10;
     cfg.attack_threads = 1;
     cfg.workers_keep_priority = 1;

@@ -256,8 +256,10 @@ static void attack_check(adv_model *m)
     for (long t = 0; t < total; t += period) {
         adv_stream_segment seg;
         while (adv_stream_room(s) < period && adv_stream_commit(s, pert, &seg)) {
-            segs += !off;
-            ok += !off && seg.status == ADV_SEGMENT_OK;
+            /* judged as the listener judges: segments where a whole window ends (from 1.2 s) */
+            const int judged = !off && seg.start >= lround(1.2 * rate);
+            segs += judged;
+            ok += judged && seg.status == ADV_SEGMENT_OK;
             silent_segs += seg.status == ADV_SEGMENT_SILENT;
             if (getenv("TEST_STREAM_VERBOSE"))
                 fprintf(stderr, "segment %.2f s: status %d, %d/%d windows, min margin %.2f, p %.2f, SNR %.1f dB, %ld iterations\n",
