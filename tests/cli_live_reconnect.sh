@@ -26,7 +26,7 @@ wait_for "$ERR" "the JACK server shut down; reconnecting" 10
 sleep 2
 kill -0 "$LIVE_PID" 2>/dev/null || fail "advinst live exited after the server died"
 oscsend 127.0.0.1 "$PORT" /advinst/target s electric_guitar
-wait_for "$LOG" "^settings [0-9]+: target electric_guitar" 5   # OSC answered during the outage
+wait_for "$LOG" "^settings [0-9]+( at [0-9.]+ s)?: target electric_guitar" 5   # OSC answered during the outage
 
 start_jackd "$WORK/jackd.log"
 wait_for "$LOG" "OSC on UDP port" 20 2                          # the second connection

@@ -60,7 +60,7 @@ updates=$(sed -n 's/.*"updates":\([0-9]*\).*/\1/p' <<<"$DOM")
 "$BUILD/view_browser" --browser "$BROWSER" --seconds 30 --until 'document.querySelector("#methods button") !== null' \
   --eval 'document.querySelector("#methods button[data-method=mscw]").click(), "clicked"' \
   "http://127.0.0.1:$HTTP/view" >/dev/null || fail "the browser failed clicking"
-wait_for "$LOG" "^settings [0-9]+: .*method mscw" 10
+wait_for "$LOG" "^settings [0-9]+( at [0-9.]+ s)?: .*method mscw" 10
 
 stop_live
 [ ! -s "$WORK/live.err" ] || fail "unexpected messages on stderr: $(head -3 "$WORK/live.err")"

@@ -235,9 +235,18 @@ static void print_settings(const adv_model *m, const adv_live_settings *s, doubl
 {
     printf("settings %lu", (unsigned long)s->version);
     if (seconds >= 0) printf(" at %.3f s", seconds);
-    printf(": target %s, method %s, step %g, alpha %g, eps %g, iterations %ld, confidence %g, bypass %d%s%s\n",
-           adv_live_target_name(m, s->target), adv_live_method_name(s->method), s->lr,
-           s->alpha, s->eps, s->max_iter, s->confidence, s->bypass, s->preset[0] ? ", preset " : "", s->preset);
+    int n;
+    const adv_live_setting *t = adv_live_setting_table(&n);
+    const char *sep = ": ";
+    for (int i = 0; i < n; i++) {   /* every setting of the table but the preset, then the preset if any */
+        if (t[i].kind == ADV_LIVE_SET_PRESET) continue;
+        char text[128];
+        double v;
+        adv_live_settings_get(s, m, t[i].name, text, sizeof text, &v);
+        printf("%s%s %s", sep, t[i].name, text);
+        sep = ", ";
+    }
+    printf("%s%s\n", s->preset[0] ? ", preset " : "", s->preset);
     fflush(stdout);
 }
 
