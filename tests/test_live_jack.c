@@ -132,7 +132,7 @@ static int on_osc(const char *path, const char *types, lo_arg **argv, int argc, 
     (void)msg;
     (void)user;
     if (!strcmp(path, "/advinst/error")) fb.errors++;
-    else if (!strcmp(path, "/advinst/state") && !strcmp(types, "ssfffiisiff")) { fb.states++; fb.last_version = argv[8]->i; }
+    else if (!strcmp(path, "/advinst/state") && !strcmp(types, "ssfffiisifff")) { fb.states++; fb.last_version = argv[8]->i; }
     else if (!strcmp(path, "/advinst/attack") && !strcmp(types, "isfisii")) {
         /* segment number x 0.2 s = its input time since advinst started; the player started at
          * about the same time (both clocks are JACK's): a report within 0.5 s of the switch is
