@@ -12,7 +12,7 @@
 # setup problem. Starts and stops only its own processes (by PID).
 #
 #   bench/live_stream.sh [CLIP] [-- extra advinst live options]
-# Environment: TARGET (accordion), METHOD (cw), LATENCY (2.0), SECONDS (40), PERIOD (256),
+# Environment: TARGET (accordion), METHOD (cw), LATENCY (2.0), DURATION (40 s), PERIOD (256),
 #              BUILD (build), OUT (out/live-stream), MODEL (the shipped one)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +20,7 @@ CLIP=${1:-$ROOT/demo/electric_guitar.wav}
 [ $# -gt 0 ] && shift
 [ "${1:-}" = "--" ] && shift
 BUILD=${BUILD:-$ROOT/build} PERIOD=${PERIOD:-256} OUT=${OUT:-$ROOT/out/live-stream}
-TARGET=${TARGET:-accordion} METHOD=${METHOD:-cw} LATENCY=${LATENCY:-2.0} SECONDS_RUN=${SECONDS:-40}
+TARGET=${TARGET:-accordion} METHOD=${METHOD:-cw} LATENCY=${LATENCY:-2.0} SECONDS_RUN=${DURATION:-40}
 MODEL_ARGS=()
 [ -n "${MODEL:-}" ] && MODEL_ARGS=(--model "$MODEL")
 source "$ROOT/bench/live_common.sh"

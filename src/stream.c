@@ -603,6 +603,15 @@ int adv_stream_iterate(adv_stream *s, const adv_stream_params *p)
     long k0, k1;
     adv_stream_gradient(s, p, ends, B, &k0, &k1);
     update(s, k0, k1, p->lr, p->eps);
+    if (s->R == ADV_SAMPLE_RATE) {
+        /* U is the identity: a parameter beyond its bound would stay clamped with a zero gradient
+         * for good (at other rates its neighbours' taps still move it); project it instead */
+        const long i0 = k0 > idx(s, s->commit) ? k0 : idx(s, s->commit), i1 = k1 < idx(s, s->end) ? k1 : idx(s, s->end);
+        for (long k = i0; k < i1; k++) {
+            const float e = s->bnd[k];
+            s->d16[k] = s->d16[k] > e ? e : (s->d16[k] < -e ? -e : s->d16[k]);
+        }
+    }
     s->iterations++;
     return 1;
 }
