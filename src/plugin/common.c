@@ -1,14 +1,26 @@
 /* What the LV2 and CLAP plugins share (see common.h). */
 #include "common.h"
+#include "advinst/blas.h"
+#include "advinst/rt.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+float adv_plugin_control_default(int k)
+{
+    if (lv2_controls[k].output) return lv2_controls[k].min;
+    adv_live_settings s;
+    float v[ADV_LV2_N_CONTROLS];
+    adv_live_settings_default(&s);
+    adv_plugin_settings_to_controls(&s, v);
+    return v[k];
+}
+
 float adv_plugin_control(int k, float v)
 {
     const adv_lv2_control_desc *d = &lv2_controls[k];
-    if (!isfinite(v)) v = d->def;
+    if (!isfinite(v)) v = adv_plugin_control_default(k);
     if (v < d->min) v = d->min;
     if (v > d->max) v = d->max;
     return d->props & (P_INTEGER | P_TOGGLED) ? roundf(v) : v;
@@ -55,12 +67,18 @@ int adv_plugin_default_model(const char *dir, const char *dir_to_data, char *out
     return 0;   /* the installed path: its absence is what the caller reports */
 }
 
-adv_live *adv_plugin_engine(const char *path, int rate, int channels, const adv_live_settings *s, adv_model **model)
+adv_live *adv_plugin_engine(const char *path, int rate, int channels, const adv_live_settings *s,
+                            adv_plugin_attack_mode mode, adv_model **model)
 {
     adv_model *m = adv_model_load(path);
     if (!m) return NULL;
     adv_live_config cfg;
     adv_live_config_default(&cfg, rate, channels);
+    cfg.external_worker = mode == ADV_PLUGIN_HOST_WORKER;
+    cfg.synchronous = mode == ADV_PLUGIN_SYNCHRONOUS;
+    /* OpenBLAS single-threaded (the numerics parallelise with OpenMP themselves); OpenMP's thread
+     * count of a host's worker thread stays OpenMP's default, the processors, as attack_threads */
+    adv_blas_set_threads(cfg.attack_threads);
     adv_live *e = adv_live_create(m, &cfg, s);
     if (!e) {
         adv_model_free(m);
@@ -68,4 +86,13 @@ adv_live *adv_plugin_engine(const char *path, int rate, int channels, const adv_
     }
     *model = m;
     return e;
+}
+
+int adv_plugin_work(adv_live *e)
+{
+    const unsigned long mode = adv_rt_fp_mode();
+    adv_rt_flush_denormals();
+    const int more = adv_live_work(e, ADV_PLUGIN_WORK_SECONDS);
+    adv_rt_set_fp_mode(mode);
+    return more;
 }
