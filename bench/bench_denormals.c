@@ -1,11 +1,12 @@
 /* Does denormal input slow the real-time paths? Times, for a normal signal and for signals full of
  * denormals (every other sample +-1e-40; a tone decaying into the denormal range):
- *   - adv_live_process per 256-frame period (48 kHz stereo, method off, classifier off: the audio
- *     thread's own work), median over 20000 periods;
+ *   - adv_live_process per 256-frame period (48 kHz stereo, default latency, method off, classifier
+ *     off: the audio thread's own work), median over 20000 periods;
  *   - one classifier forward on a 3.7 s window at 16 kHz (the live classifier worker's unit);
- *   - one C&W iteration on a 3.7 s clip at 16 kHz (the live attack worker's unit), measured as
- *     bench_attack does (a run of I iterations minus a run of 1), with IEEE gradual underflow (as
- *     `advinst render` runs) and with FTZ/DAZ set (as the live workers run, x86 only).
+ *   - one C&W iteration on a 3.7 s clip at 16 kHz (the classifier's forward and backward pass, as
+ *     the live attack worker's stream iterations run it), measured as bench_attack does (a run of I
+ *     iterations minus a run of 1), with IEEE gradual underflow (as `advinst render` runs) and with
+ *     FTZ/DAZ set (as the live workers run, x86 only).
  * Medians of R repeats.
  *
  *   bench_denormals [--repeat R] [--iterations I] [--json]
@@ -16,6 +17,7 @@
 #include "advinst/error.h"
 #include "advinst/live.h"
 #include "advinst/progress.h"
+#include "advinst/stats.h"
 #include <getopt.h>
 #include <math.h>
 #if defined(__SSE__)
@@ -26,18 +28,6 @@
 
 #define N_KINDS 3
 static const char *const kind_names[N_KINDS] = {"normal", "denormal_mixed", "decay_to_denormal"};
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* x[n * channels] of one kind at `rate`. */
 static void make_signal(int kind, float *x, long n, int channels, int rate)
@@ -57,8 +47,6 @@ static double bench_live(adv_model *m, int kind)
     adv_live_config cfg;
     adv_live_config_default(&cfg, rate, C);
     cfg.classify = 0;
-    cfg.clip_seconds = 1.0;
-    cfg.budget_seconds = 1.0;
     adv_live_settings s;
     adv_live_settings_default(&s);
     s.method = ADV_LIVE_OFF;
@@ -78,7 +66,7 @@ static double bench_live(adv_model *m, int kind)
         adv_live_process(e, ip, op, period);
         t[k] = 1e6 * (adv_now() - t0);
     }
-    double med = median(t, periods);
+    double med = adv_stat_median(t, (size_t)periods);
     free(t);
     free(x);
     adv_live_free(e);
@@ -99,7 +87,7 @@ static double bench_classify(adv_model *m, int kind, int repeat)
         adv_classifier_forward(c, x, logits);
         t[k] = 1e3 * (adv_now() - t0);
     }
-    double med = median(t, repeat);
+    double med = adv_stat_median(t, (size_t)repeat);
     free(t);
     free(x);
     adv_classifier_free(c);
@@ -129,7 +117,7 @@ static double bench_attack(adv_model *m, int kind, long iters, int repeat)
         if (r.status == ADV_ATTACK_SILENT) { fprintf(stderr, "bench_denormals: clip is silent\n"); exit(1); }
         if (k >= 0) per[k] = 1e3 * (r.seconds - fixed) / (double)(iters - 1);
     }
-    double med = median(per, repeat);
+    double med = adv_stat_median(per, (size_t)repeat);
     free(per);
     free(x);
     free(out);

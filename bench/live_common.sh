@@ -2,9 +2,9 @@
 # xrun observer, `advinst live` on a looped clip, RSS sampling, and the clean-up of exactly the
 # processes started here (by PID). Expects ROOT and BUILD.
 #
-# After live_stop: LIVE_CODE, LIVE_XRUNS, LIVE_OK, LIVE_FAILED, LIVE_MISSED, LIVE_CLEAN,
-# LIVE_OVERFLOWS (advinst's summary line), OBSERVER_XRUNS, SERVER_XRUNS (XRun lines in the
-# server's log).
+# After live_stop: LIVE_CODE, LIVE_XRUNS, LIVE_OK, LIVE_FAILED, LIVE_MISSED, LIVE_CLEAN (segments),
+# LIVE_ITERATIONS, LIVE_OVERFLOWS (advinst's summary line), OBSERVER_XRUNS, SERVER_XRUNS (XRun
+# lines in the server's log).
 
 SERVER=advinst-bench   # one fixed name: JACK2 reuses the registry slot of a dead server of that name
 export JACK_NO_START_SERVER=1 JACK_NO_AUDIO_RESERVATION=1
@@ -61,13 +61,15 @@ live_stop() {
   wait "$LIVE_PID" || LIVE_CODE=$?
   LIVE_PID=""
   summary=$(grep "^advinst live: .* processed" "$out/live.log" | tail -1)
-  LIVE_OK=$(sed -n 's/.*clips ok \([0-9]*\).*/\1/p' <<<"$summary")
+  LIVE_OK=$(sed -n 's/.*segments ok \([0-9]*\).*/\1/p' <<<"$summary")
   LIVE_FAILED=$(sed -n 's/.*, failed \([0-9]*\).*/\1/p' <<<"$summary")
   LIVE_MISSED=$(sed -n 's/.*missed \([0-9]*\).*/\1/p' <<<"$summary")
   LIVE_CLEAN=$(sed -n 's/.*clean \([0-9]*\).*/\1/p' <<<"$summary")
+  LIVE_ITERATIONS=$(sed -n 's/.*; \([0-9]*\) iterations;.*/\1/p' <<<"$summary")
   LIVE_XRUNS=$(sed -n 's/.*xruns \([0-9]*\).*/\1/p' <<<"$summary")
   LIVE_OVERFLOWS=$(sed -n 's/.*ring overflows \([0-9]*\).*/\1/p' <<<"$summary")
-  : "${LIVE_OK:=0}" "${LIVE_FAILED:=0}" "${LIVE_MISSED:=0}" "${LIVE_CLEAN:=0}" "${LIVE_XRUNS:=-1}" "${LIVE_OVERFLOWS:=-1}"
+  : "${LIVE_OK:=0}" "${LIVE_FAILED:=0}" "${LIVE_MISSED:=0}" "${LIVE_CLEAN:=0}" "${LIVE_ITERATIONS:=0}" "${LIVE_XRUNS:=-1}"
+  : "${LIVE_OVERFLOWS:=-1}"
   kill -TERM "$OBSERVER_PID" 2>/dev/null || true
   wait "$OBSERVER_PID" 2>/dev/null || true
   OBSERVER_PID=""

@@ -8,7 +8,7 @@
 #   - VmRSS of advinst every second (rss.csv).
 # Checks: the final state equals the final values sent and the engine runs it; every bad message
 # refused; xruns 0 (advinst's count, the observer's and the server log's); no ring overflow;
-# clips attacked; RSS flat (end - value after warm-up < RSS_LIMIT_KB). Prints one JSON line;
+# segments attacked; RSS flat (end - value after warm-up < RSS_LIMIT_KB). Prints one JSON line;
 # exit 0 if all hold, 1 if not, 2 setup problem. Starts and stops only its own processes (by PID).
 #
 #   bench/live_load.sh [RATE] [SECONDS]           default 10000 30
@@ -22,7 +22,7 @@ OUT=${OUT:-$ROOT/out/live-load} WARMUP=${WARMUP:-15} RSS_LIMIT_KB=${RSS_LIMIT_KB
 source "$ROOT/bench/live_common.sh"
 
 live_setup "$OUT" "$PERIOD"
-live_start "$OUT" "$CLIP" --target accordion --method mscw --alpha 10 --confidence 0.9
+live_start "$OUT" "$CLIP" --target accordion --method mscw --alpha 10
 rss_sampler "$OUT/rss.csv" 1 &
 SAMPLER_PID=$!
 
@@ -37,7 +37,7 @@ CONTROL_CPU=$(awk -v a="$(ticks)" -v b="$TICKS0" -v t="$(date +%s.%N)" -v t0="$T
 echo "$FLOOD_JSON" >"$OUT/flood.json"
 cat "$OUT/flood.log" >&2
 [ -n "$FLOOD_JSON" ] || { echo "live_load: osc_flood gave no result (see $OUT/flood.log)" >&2; exit 1; }
-sleep 5   # the final settings at work: one more clip starts being attacked
+sleep 5   # the final settings at work: segments attacked with them play
 RSS_END=$(rss_kb "$LIVE_PID")
 live_stop "$OUT"
 kill "$SAMPLER_PID" 2>/dev/null || true
@@ -58,14 +58,14 @@ fi
 [ "$OBSERVER_XRUNS" = 0 ] || FAIL+=("the observer counted $OBSERVER_XRUNS xruns")
 [ "$SERVER_XRUNS" = 0 ] || FAIL+=("the server logged $SERVER_XRUNS xruns")
 [ "$LIVE_OVERFLOWS" = 0 ] || FAIL+=("$LIVE_OVERFLOWS ring overflows")
-[ $((LIVE_OK + LIVE_FAILED)) -gt 0 ] || FAIL+=("no clip was attacked")
+[ $((LIVE_OK + LIVE_FAILED)) -gt 0 ] || FAIL+=("no segment was attacked")
 [ "$GROWTH" -lt "$RSS_LIMIT_KB" ] || FAIL+=("RSS grew by $GROWTH kB after warm-up")
 [ "$LIVE_CODE" = 0 ] || FAIL+=("advinst live exited with $LIVE_CODE")
 
-printf '{"test": "live_load", "period": %s, "requested_rate": %s, "seconds": %s, "sent": %s, "rate": %s, "received": %s, "lost": %s, "changed": %s, "rejected": %s, "sent_bad": %s, "malformed": %s, "sent_garbage": %s, "state_replies": %s, "error_replies": %s, "answer_ms": %s, "control_thread_cpu_percent": %s, "final_state_ok": %s, "xruns_advinst": %s, "xruns_observer": %s, "xruns_server_log": %s, %s, "ring_overflows": %s, "clips_ok": %s, "clips_failed": %s, "clips_missed": %s, "clips_clean": %s, "rss_start_kb": %s, "rss_warm_kb": %s, "rss_peak_kb": %s, "rss_end_kb": %s, "rss_growth_kb": %s, "osc_receive_buffer": %s, "pass": %s}\n' \
+printf '{"test": "live_load", "period": %s, "requested_rate": %s, "seconds": %s, "sent": %s, "rate": %s, "received": %s, "lost": %s, "changed": %s, "rejected": %s, "sent_bad": %s, "malformed": %s, "sent_garbage": %s, "state_replies": %s, "error_replies": %s, "answer_ms": %s, "control_thread_cpu_percent": %s, "final_state_ok": %s, "xruns_advinst": %s, "xruns_observer": %s, "xruns_server_log": %s, %s, "ring_overflows": %s, "segments_ok": %s, "segments_failed": %s, "segments_missed": %s, "segments_clean": %s, "iterations": %s, "rss_start_kb": %s, "rss_warm_kb": %s, "rss_peak_kb": %s, "rss_end_kb": %s, "rss_growth_kb": %s, "osc_receive_buffer": %s, "pass": %s}\n' \
   "$PERIOD" "$RATE" "$(j seconds)" "$(j sent)" "$(j rate)" "$(j received)" "$(j lost)" "$(j changed)" "$(j rejected)" \
   "$(j sent_bad)" "$(j malformed)" "$(j sent_garbage)" "$(j state_replies)" "$(j error_replies)" "$(j answer_ms)" "$CONTROL_CPU" "$(j final_state_ok)" \
-  "$LIVE_XRUNS" "$OBSERVER_XRUNS" "$SERVER_XRUNS" "$(xrun_kinds_json "$OUT/jackd.log")" "$LIVE_OVERFLOWS" "$LIVE_OK" "$LIVE_FAILED" "$LIVE_MISSED" "$LIVE_CLEAN" \
+  "$LIVE_XRUNS" "$OBSERVER_XRUNS" "$SERVER_XRUNS" "$(xrun_kinds_json "$OUT/jackd.log")" "$LIVE_OVERFLOWS" "$LIVE_OK" "$LIVE_FAILED" "$LIVE_MISSED" "$LIVE_CLEAN" "$LIVE_ITERATIONS" \
   "$RSS_FIRST" "$RSS_WARM" "$RSS_PEAK" "$RSS_END" "$GROWTH" "${OSC_RCVBUF:-0}" "$([ ${#FAIL[@]} -eq 0 ] && echo true || echo false)" \
   | tee "$OUT/result.json"
 if [ ${#FAIL[@]} -gt 0 ]; then

@@ -151,7 +151,7 @@ static datagram valid_message(int i)
     switch (i % 9) {
     case 0: return k % 7 == 6 ? make(KIND_VALID, "/advinst/target", "s", k % 2 ? "random" : "none")
                               : k % 2 ? make(KIND_VALID, "/advinst/target", "i", k % ADV_N_CLASSES)
-                                      : make(KIND_VALID, "/advinst/target", "s", adv_default_classes[k % ADV_N_CLASSES]);
+                                      : make(KIND_VALID, "/advinst/target", "s", adv_class_names[k % ADV_N_CLASSES]);
     case 1: return make(KIND_VALID, "/advinst/method", "s", methods[k % 5]);
     case 2: return make(KIND_VALID, "/advinst/step", "f", 1e-5 * (1 + k % 10));
     case 3: return make(KIND_VALID, "/advinst/eps", "f", 0.005 + 0.001 * (k % 16));

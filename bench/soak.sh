@@ -3,7 +3,7 @@
 # method changed over OSC every CHANGE_S seconds (cycling through C&W, MS-C&W, random targets, no
 # target and bypass), on a private dummy JACK server (name advinst-bench) with an xrun observer.
 # Samples VmRSS of advinst every SAMPLE_S seconds into rss.csv.
-# Checks: xruns 0 (advinst's count, the observer's, the server log's), no ring overflow, clips
+# Checks: xruns 0 (advinst's count, the observer's, the server log's), no ring overflow, segments
 # attacked, RSS growth after the warm-up (WARMUP_S) below RSS_LIMIT_KB. Prints one JSON line
 # (RSS after warm-up, peak, end, growth, slope per 10 minutes); exit 0 if all hold, 1 if not,
 # 2 setup problem. Starts and stops only its own processes (by PID).
@@ -22,7 +22,7 @@ command -v oscsend >/dev/null || { echo "soak: oscsend is missing (scripts/insta
 source "$ROOT/bench/live_common.sh"
 
 live_setup "$OUT" "$PERIOD"
-live_start "$OUT" "$CLIP" --target accordion --method cw --confidence 0.9
+live_start "$OUT" "$CLIP" --target accordion --method cw
 rss_sampler "$OUT/rss.csv" "$SAMPLE_S" &
 SAMPLER_PID=$!
 
@@ -75,13 +75,13 @@ FAIL=()
 [ "$OBSERVER_XRUNS" = 0 ] || FAIL+=("the observer counted $OBSERVER_XRUNS xruns")
 [ "$SERVER_XRUNS" = 0 ] || FAIL+=("the server logged $SERVER_XRUNS xruns")
 [ "$LIVE_OVERFLOWS" = 0 ] || FAIL+=("$LIVE_OVERFLOWS ring overflows")
-[ $((LIVE_OK + LIVE_FAILED)) -gt 0 ] || FAIL+=("no clip was attacked")
+[ $((LIVE_OK + LIVE_FAILED)) -gt 0 ] || FAIL+=("no segment was attacked")
 [ "$GROWTH" -lt "$RSS_LIMIT_KB" ] || FAIL+=("RSS grew by $GROWTH kB after the warm-up")
 [ "$LIVE_CODE" = 0 ] || FAIL+=("advinst live exited with $LIVE_CODE")
 
-printf '{"test": "soak", "minutes": %s, "period": %s, "changes": %s, "xruns_advinst": %s, "xruns_observer": %s, "xruns_server_log": %s, %s, "ring_overflows": %s, "clips_ok": %s, "clips_failed": %s, "clips_missed": %s, "clips_clean": %s, "rss_start_kb": %s, "rss_warm_kb": %s, "rss_peak_kb": %s, "rss_end_kb": %s, "rss_growth_kb": %s, "rss_slope_kb_per_10min": %s, "rss_csv": "%s", "pass": %s}\n' \
+printf '{"test": "soak", "minutes": %s, "period": %s, "changes": %s, "xruns_advinst": %s, "xruns_observer": %s, "xruns_server_log": %s, %s, "ring_overflows": %s, "segments_ok": %s, "segments_failed": %s, "segments_missed": %s, "segments_clean": %s, "iterations": %s, "rss_start_kb": %s, "rss_warm_kb": %s, "rss_peak_kb": %s, "rss_end_kb": %s, "rss_growth_kb": %s, "rss_slope_kb_per_10min": %s, "rss_csv": "%s", "pass": %s}\n' \
   "$MINUTES" "$PERIOD" "$k" "$LIVE_XRUNS" "$OBSERVER_XRUNS" "$SERVER_XRUNS" "$(xrun_kinds_json "$OUT/jackd.log")" \
-  "$LIVE_OVERFLOWS" "$LIVE_OK" "$LIVE_FAILED" "$LIVE_MISSED" "$LIVE_CLEAN" "$RSS_FIRST" "$RSS_WARM" "$RSS_PEAK" "$RSS_END" \
+  "$LIVE_OVERFLOWS" "$LIVE_OK" "$LIVE_FAILED" "$LIVE_MISSED" "$LIVE_CLEAN" "$LIVE_ITERATIONS" "$RSS_FIRST" "$RSS_WARM" "$RSS_PEAK" "$RSS_END" \
   "$GROWTH" "$SLOPE" "$OUT/rss.csv" "$([ ${#FAIL[@]} -eq 0 ] && echo true || echo false)" | tee "$OUT/result.json"
 if [ ${#FAIL[@]} -gt 0 ]; then
   printf 'soak: FAIL: %s\n' "${FAIL[@]}" >&2

@@ -46,9 +46,9 @@ int main(int argc, char **argv)
                                          {"batch", 1, 0, 'b'},   {"ips", 1, 0, 'i'},     {"loops", 1, 0, 'L'},
                                          {"seed", 1, 0, 's'},    {"rate", 1, 0, 'r'},    {"threads", 1, 0, 'T'},
                                          {"probe", 1, 0, 'P'},   {"window-loss", 0, 0, 'W'},
-                                         {"pick", 1, 0, 'k'},    {"lr-decay", 1, 0, 'D'},
-                                         {"init-lag", 1, 0, 'I'}, {"init-gain", 1, 0, 'G'},
-                                         {"opt-window", 1, 0, 'O'}, {"adapt", 1, 0, 'A'}, {"bound", 1, 0, 'B'}, {"lse", 1, 0, 'X'}, {"update", 1, 0, 'U'},
+                                         {"lr-decay", 1, 0, 'D'},
+                                         
+                                         {"bound", 1, 0, 'B'}, {"update", 1, 0, 'U'},
                                          {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -70,13 +70,7 @@ int main(int argc, char **argv)
         case 'T': threads = atoi(optarg); break;
         case 'P': cfg.probe_seconds = atof(optarg); break;
         case 'W': cfg.window_loss = 1; break;
-        case 'X': cfg.window_loss = 2; cfg.lse_tau = atof(optarg); break;
-        case 'k': cfg.pick = atoi(optarg); break;
         case 'D': cfg.lr_decay = atof(optarg); break;
-        case 'I': cfg.init_lag_seconds = atof(optarg); break;
-        case 'G': cfg.init_gain = atof(optarg); break;
-        case 'O': cfg.window_seconds = atof(optarg); break;
-        case 'A': cfg.adapt = atof(optarg); break;
         case 'B': bound = atof(optarg); break;
         case 'U': cfg.update = atoi(optarg); break;
         default: return 2;
@@ -184,11 +178,11 @@ int main(int argc, char **argv)
                     lw[k].cls >= 0 ? m->classes[lw[k].cls] : "silent", lw[k].cls >= 0 ? lw[k].probs[lw[k].cls] : 0,
                     lw[k].probs[target]);
     printf("{\"input\": \"%s\", \"method\": \"%s\", \"target\": \"%s\", \"rate\": %d, \"eps\": %g, \"alpha\": %g, "
-           "\"lr\": %g, \"lr_decay\": %g, \"init_lag\": %g, \"init_gain\": %g, \"opt_window\": %g, \"adapt\": %g, \"update\": %d, \"window_loss\": %d, \"pick\": %d, \"margin\": %g, \"bound_db\": %g, \"horizon\": %g, \"segment\": %g, \"batch\": %d, \"ips\": %g, "
+           "\"lr\": %g, \"lr_decay\": %g, \"update\": %d, \"window_loss\": %d, \"margin\": %g, \"bound_db\": %g, \"horizon\": %g, \"segment\": %g, \"batch\": %d, \"ips\": %g, "
            "\"windows\": %ld, \"hit_rate\": %.4f, \"input_not_target\": %.4f, \"snr_db\": %.2f, \"iterations\": %ld, "
            "\"segments\": %ld, \"segments_ok\": %ld, \"engine_window_hits\": %.4f, \"seconds\": %.1f, \"cpu_seconds\": %.1f, \"cpu_ms_per_iteration\": %.1f, "
            "\"audio_seconds\": %.1f}\n",
-           argv[optind], method, target_name, R, eps, alpha, lr, cfg.lr_decay, cfg.init_lag_seconds, cfg.init_gain, cfg.window_seconds, cfg.adapt, cfg.update, cfg.window_loss, cfg.pick, margin, bound, cfg.horizon_seconds, cfg.segment_seconds,
+           argv[optind], method, target_name, R, eps, alpha, lr, cfg.lr_decay, cfg.update, cfg.window_loss, margin, bound, cfg.horizon_seconds, cfg.segment_seconds,
            cfg.batch, ips, judged, judged ? (double)on / judged : 0, judged ? (double)in_orig / judged : 0,
            10 * log10(sx / (sd > 0 ? sd : 1e-30)), iters, segs, seg_ok, windows ? (double)hits / windows : 0, secs, cpu, iters ? 1000 * cpu / iters : 0,
            (double)n / R);

@@ -39,16 +39,16 @@ static void check_labels(const adv_dataset *ds)
     FUZZ_REQUIRE(ds->count >= 1, "%ld rows", ds->count);
     for (long i = 0; i < ds->count; i++) {
         check_fname(ds->entries[i].fname);
-        FUZZ_REQUIRE(ds->entries[i].label >= 0 && ds->entries[i].label < ADV_NUM_CLASSES, "label %d",
+        FUZZ_REQUIRE(ds->entries[i].label >= 0 && ds->entries[i].label < ADV_N_CLASSES, "label %d",
                      ds->entries[i].label);
         FUZZ_REQUIRE(ds->entries[i].split == ADV_SPLIT_TRAIN || ds->entries[i].split == ADV_SPLIT_VALID, "split %d",
                      (int)ds->entries[i].split);
         for (long j = 0; j < i && ds->count <= 512; j++)
             FUZZ_REQUIRE(strcmp(ds->entries[i].fname, ds->entries[j].fname), "fname '%s' twice", ds->entries[i].fname);
     }
-    long counts[ADV_NUM_CLASSES][2], sum = 0;
+    long counts[ADV_N_CLASSES][2], sum = 0;
     adv_dataset_counts(ds, counts);
-    for (int c = 0; c < ADV_NUM_CLASSES; c++) sum += counts[c][0] + counts[c][1];
+    for (int c = 0; c < ADV_N_CLASSES; c++) sum += counts[c][0] + counts[c][1];
     FUZZ_REQUIRE(sum == ds->count, "counts add up to %ld of %ld", sum, ds->count);
     FUZZ_REQUIRE(adv_dataset_split_indices(ds, ADV_SPLIT_TRAIN, NULL) + adv_dataset_split_indices(ds, ADV_SPLIT_VALID, NULL) ==
                  ds->count, "splits add up");
@@ -68,7 +68,7 @@ static void check_fsd(const adv_fsd_clip *clips, long n)
 {
     for (long i = 0; i < n; i++) {
         check_fname(clips[i].fname);
-        FUZZ_REQUIRE(clips[i].label >= 0 && clips[i].label < ADV_NUM_CLASSES, "label %d", clips[i].label);
+        FUZZ_REQUIRE(clips[i].label >= 0 && clips[i].label < ADV_N_CLASSES, "label %d", clips[i].label);
         for (long j = 0; j < i && n <= 512; j++)
             FUZZ_REQUIRE(strcmp(clips[i].fname, clips[j].fname), "fname '%s' twice", clips[i].fname);
     }

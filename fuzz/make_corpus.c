@@ -1,6 +1,6 @@
 /* Writes the seed corpora of the fuzzers (run by fuzz/make-corpus.sh): small valid inputs made by
  * the library's and its dependencies' own writers, and edge cases around each format's checks.
- *   make_corpus OUT_DIR      -> OUT_DIR/{safetensors,audio,preset,dataset_csv,osc}/... */
+ *   make_corpus OUT_DIR      -> OUT_DIR/{safetensors,audio,preset,dataset_csv,osc,http}/... */
 #include "advinst/model.h"
 #include "advinst/safetensors.h"
 #include <errno.h>
@@ -311,6 +311,36 @@ static void osc_corpus(void)
 
 /* ---- text formats ---- */
 
+/* Raw HTTP requests to the web view (and pages' controls, which the same harness parses). */
+static void http_corpus(void)
+{
+    static const char *const requests[][2] = {
+        {"root", "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"},
+        {"root-browser", "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html,*/*\r\n\r\n"},
+        {"host-info", "GET /?HOST_INFO HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"},
+        {"namespace", "GET /advinst HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"},
+        {"node-value", "GET /advinst/eps?VALUE HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"},
+        {"node-range", "GET /advinst/target?RANGE HTTP/1.0\r\n\r\n"},
+        {"node-bad-attribute", "GET /advinst/eps?NOPE HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"control-node", "HEAD /advinst/subscribe HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"page", "GET /view HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"},
+        {"traversal", "GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"traversal-encoded", "GET /view/%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"post", "POST /advinst/eps HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n0.02"},
+        {"chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"},
+        {"websocket", "GET /view/feed HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"},
+        {"websocket-other-origin", "GET /view/feed HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n"
+                                   "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                   "Sec-WebSocket-Version: 13\r\n\r\n"},
+        {"control-target", "{\"set\":\"target\",\"value\":\"gong\"}"},
+        {"control-bypass", "{\"set\":\"bypass\",\"value\":true}"},
+        {"control-eps", "{\"set\":\"eps\",\"value\":0.02}"},
+        {"control-preset", "{\"set\":\"preset\",\"value\":\"mscw-150\"}"},
+    };
+    for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) put_text("http", requests[i][0], requests[i][1]);
+}
+
 static void text_corpus(void)
 {
     put_csv("labels", 0, "fname,label,split\na.wav,accordion,train\nb.wav,gong,valid\n\"c,d.wav\",hi-hat,train\n");
@@ -341,6 +371,7 @@ int main(int argc, char **argv)
     safetensors_corpus();
     audio_corpus();
     osc_corpus();
+    http_corpus();
     text_corpus();
     return 0;
 }

@@ -2,7 +2,7 @@
 # Builds the libFuzzer harnesses (fuzz/, clang, ASan + UBSan) in build-fuzz and runs each target for
 # SECONDS (default 30) on a scratch copy of its seed corpus fuzz/corpus/<target>/ (the committed
 # corpus is never written), with its dictionary fuzz/<target>.dict.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: safetensors audio preset dataset_csv osc (default: all)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: safetensors audio preset dataset_csv osc http (default: all)
 # Prints executions, exec/s, coverage (cov: edges, ft: features) and corpus size per target, and the
 # input of any crash, leak, sanitizer report, timeout or out-of-memory. Exits 1 if there was one.
 # Each run's corpus and artifacts stay in build-fuzz/run/<target>/ until the next run.
@@ -13,7 +13,7 @@ seconds=${1:-30}
 [ $# -gt 0 ] && shift
 case "$seconds" in ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number, not '$seconds'" >&2; exit 2 ;; esac
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors audio preset dataset_csv osc)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors audio preset dataset_csv osc http)
 for t in "${targets[@]}"; do
   t=${t#fuzz_}
   [ -f "fuzz/fuzz_$t.c" ] || { echo "fuzz.sh: unknown target '$t'" >&2; exit 2; }

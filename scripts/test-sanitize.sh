@@ -7,4 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DADVINST_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$(nproc)"
-cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" ctest --output-on-failure -j"$(nproc)" --timeout 900 -E '^(test_live|test_live_jack)$'
+cd build-asan
+status=0
+ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" ctest --output-on-failure -j"$(nproc)" \
+  --timeout 900 -E '^(test_live|test_live_jack)$' 2>&1 | tee ctest.log || status=1
+../scripts/check-skips.sh ctest.log || status=1
+exit $status

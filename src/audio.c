@@ -33,6 +33,12 @@ int adv_audio_check_samples(const float *x, long frames, int channels, const cha
     return 0;
 }
 
+/* What check_wav_chunks learns of a WAV's data chunk. */
+typedef struct {
+    uint64_t declared_bytes, present_bytes;   /* of the data chunk; present < declared: cut short */
+    unsigned block_align;                     /* bytes per frame of PCM, float and G.711 data, else 0 */
+} wav_data;
+
 /* Decodes all of `sf` into `out`; closes `sf`. */
 static int read_all(SNDFILE *sf, const SF_INFO *info, const char *name, adv_audio *out)
 {
@@ -120,9 +126,10 @@ static size_t file_read_at(void *src, uint64_t off, void *buf, size_t n)
  * keeps sf_open busy for minutes. So a RIFF/RIFX WAVE file whose chunk other than "data" runs
  * past the end of the file is refused as corrupt before libsndfile sees it (a cut "data" chunk
  * is left to libsndfile, which reads what is there). Other files pass unchecked. */
-static int check_wav_chunks(read_at_fn read_at, void *src, uint64_t size, const char *name)
+static int check_wav_chunks(read_at_fn read_at, void *src, uint64_t size, const char *name, wav_data *wd)
 {
     unsigned char h[12];
+    memset(wd, 0, sizeof *wd);
     if (size < 12 || read_at(src, 0, h, 12) != 12) return 0;
     int big = !memcmp(h, "RIFX", 4);
     if ((memcmp(h, "RIFF", 4) && !big) || memcmp(h + 8, "WAVE", 4)) return 0;
@@ -133,6 +140,17 @@ static int check_wav_chunks(read_at_fn read_at, void *src, uint64_t size, const 
         uint32_t len = big ? (uint32_t)c[4] << 24 | (uint32_t)c[5] << 16 | (uint32_t)c[6] << 8 | c[7]
                            : (uint32_t)c[7] << 24 | (uint32_t)c[6] << 16 | (uint32_t)c[5] << 8 | c[4];
         uint64_t end = off + 8 + len;
+        if (!memcmp(c, "data", 4)) {
+            wd->declared_bytes = len;
+            wd->present_bytes = end > size ? size - (off + 8) : len;
+        }
+        unsigned char fmt[14];
+        if (!memcmp(c, "fmt ", 4) && len >= 14 && read_at(src, off + 8, fmt, 14) == 14) {
+            unsigned tag = big ? (unsigned)fmt[0] << 8 | fmt[1] : (unsigned)fmt[1] << 8 | fmt[0];
+            unsigned align = big ? (unsigned)fmt[12] << 8 | fmt[13] : (unsigned)fmt[13] << 8 | fmt[12];
+            /* PCM, IEEE float, A-law, u-law, extensible: fixed bytes per frame */
+            if (tag == 1 || tag == 3 || tag == 6 || tag == 7 || tag == 0xFFFE) wd->block_align = align;
+        }
         if (end > size) {
             if (!memcmp(c, "data", 4)) break;
             char id[5];
@@ -146,6 +164,39 @@ static int check_wav_chunks(read_at_fn read_at, void *src, uint64_t size, const 
     return 0;
 }
 
+/* n with thousands separators ("128,718"). */
+static void group_thousands(long n, char *buf, size_t size)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%ld", n < 0 ? -n : n), j = 0;
+    if (n < 0 && size > 1) buf[j++] = '-';
+    for (int i = 0; i < len && (size_t)j + 2 < size; i++) {
+        if (i > 0 && (len - i) % 3 == 0) buf[j++] = ',';
+        buf[j++] = digits[i];
+    }
+    buf[j] = '\0';
+}
+
+const char *adv_audio_truncation(const char *path, const adv_audio *a, char *buf, size_t size)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    wav_data wd;
+    int rc = check_wav_chunks(file_read_at, f, (uint64_t)st.st_size, path, &wd);
+    fclose(f);
+    if (rc != 0 || !(wd.present_bytes < wd.declared_bytes) || wd.present_bytes == 0) return NULL;
+    /* the declared frames: exact where frames have a fixed size, else at the rate of what was read */
+    long declared = wd.block_align ? (long)(wd.declared_bytes / wd.block_align)
+                                   : (long)((double)a->frames * (double)wd.declared_bytes / (double)wd.present_bytes + 0.5);
+    char have[32], want[32];
+    group_thousands(a->frames, have, sizeof have);
+    group_thousands(declared, want, sizeof want);
+    snprintf(buf, size, "truncated: %s of %s frames", have, want);
+    return buf;
+}
+
 int adv_audio_read(const char *path, adv_audio *out)
 {
     memset(out, 0, sizeof *out);
@@ -153,10 +204,11 @@ int adv_audio_read(const char *path, adv_audio *out)
     if (stat(path, &st) != 0) return adv_fail("%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return adv_fail("%s: is a directory", path);
     if (S_ISREG(st.st_mode) && st.st_size == 0) return adv_fail("%s: empty file", path);
+    wav_data wd;
     if (S_ISREG(st.st_mode)) {
         FILE *f = fopen(path, "rb");
         if (!f) return adv_fail("%s: cannot open: %s", path, strerror(errno));
-        int rc = check_wav_chunks(file_read_at, f, (uint64_t)st.st_size, path);
+        int rc = check_wav_chunks(file_read_at, f, (uint64_t)st.st_size, path, &wd);
         fclose(f);
         if (rc != 0) return -1;
     }
@@ -174,7 +226,8 @@ int adv_audio_probe(const char *path)
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return 0;
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
-    int rc = check_wav_chunks(file_read_at, f, (uint64_t)st.st_size, path);
+    wav_data wd;
+    int rc = check_wav_chunks(file_read_at, f, (uint64_t)st.st_size, path, &wd);
     fclose(f);
     if (rc != 0) return 1;   /* a WAV, but corrupt: listed, so that reading it reports why */
     SF_INFO info;
@@ -246,7 +299,8 @@ int adv_audio_read_memory(const void *data, size_t size, const char *name, adv_a
     if (size > (size_t)INT64_MAX) return adv_fail("%s: too large", name);
 
     mem_file m = {data, (sf_count_t)size, 0};
-    if (check_wav_chunks(mem_read_at, &m, (uint64_t)size, name) != 0) return -1;
+    wav_data wd;
+    if (check_wav_chunks(mem_read_at, &m, (uint64_t)size, name, &wd) != 0) return -1;
     SF_VIRTUAL_IO vio = {mem_len, mem_seek, mem_read, mem_write, mem_tell};
     SF_INFO info;
     memset(&info, 0, sizeof info);

@@ -6,6 +6,7 @@
 #include "advinst/outfile.h"
 #include "advinst/progress.h"
 #include "advinst/resample.h"
+#include "advinst/rng.h"
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -17,24 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const adv_class_names[ADV_NUM_CLASSES] = {
-    "accordion", "acoustic_guitar", "bass_drum", "bass_guitar", "electric_guitar", "female_singing",
-    "glockenspiel", "gong", "harmonica", "hi-hat", "male_singing", "marimba_and_xylophone"};
-
-const char *const adv_fsd_class_names[ADV_NUM_CLASSES] = {
+const char *const adv_fsd_class_names[ADV_N_CLASSES] = {
     "Accordion", "Acoustic_guitar", "Bass_drum", "Bass_guitar", "Electric_guitar", "Female_singing",
     "Glockenspiel", "Gong", "Harmonica", "Hi-hat", "Male_singing", "Marimba_and_xylophone"};
 
-int adv_class_index(const char *name)
-{
-    for (int c = 0; c < ADV_NUM_CLASSES; c++)
-        if (strcmp(name, adv_class_names[c]) == 0) return c;
-    return -1;
-}
-
 int adv_fsd_class_index(const char *label)
 {
-    for (int c = 0; c < ADV_NUM_CLASSES; c++)
+    for (int c = 0; c < ADV_N_CLASSES; c++)
         if (strcmp(label, adv_fsd_class_names[c]) == 0) return c;
     return -1;
 }
@@ -67,7 +57,7 @@ int adv_dataset_add(adv_dataset *ds, const char *fname, int label, adv_split spl
 char *adv_dataset_audio_path(const adv_dataset *ds, long i)
 {
     char *p = NULL;
-    if (asprintf(&p, "%s/audio/%s", ds->dir ? ds->dir : ".", ds->entries[i].fname) < 0) return NULL;
+    if (asprintf(&p, "%s%s/%s", ds->dir ? ds->dir : ".", ds->flat ? "" : "/audio", ds->entries[i].fname) < 0) return NULL;
     return p;
 }
 
@@ -82,9 +72,9 @@ long adv_dataset_split_indices(const adv_dataset *ds, adv_split split, long *idx
     return n;
 }
 
-void adv_dataset_counts(const adv_dataset *ds, long counts[ADV_NUM_CLASSES][2])
+void adv_dataset_counts(const adv_dataset *ds, long counts[ADV_N_CLASSES][2])
 {
-    memset(counts, 0, sizeof(long) * ADV_NUM_CLASSES * 2);
+    memset(counts, 0, sizeof(long) * ADV_N_CLASSES * 2);
     for (long i = 0; i < ds->count; i++) counts[ds->entries[i].label][ds->entries[i].split]++;
 }
 
@@ -206,10 +196,13 @@ int adv_dataset_read_csv(FILE *f, const char *csv_path, const char *audio_dir, a
         adv_fail("%s: empty file (expected header \"fname,label,split\")", csv_path);
         goto done;
     }
-    if (strcmp(line, "fname,label,split") != 0 && strcmp(line, "\xEF\xBB\xBF" "fname,label,split") != 0) {
-        adv_fail("%s:1: bad header \"%.60s\" (expected \"fname,label,split\")", csv_path, line);
+    const char *hdr = strncmp(line, "\xEF\xBB\xBF", 3) == 0 ? line + 3 : line;
+    int ncol = strcmp(hdr, "fname,label,split") == 0 ? 3 : strcmp(hdr, "fname,label") == 0 ? 2 : 0;
+    if (!ncol) {
+        adv_fail("%s:1: bad header \"%.60s\" (expected \"fname,label,split\" or \"fname,label\")", csv_path, line);
         goto done;
     }
+    ds->flat = ncol == 2;
     long len;
     int blank_at = 0;
     while ((len = read_line(f, &line, &cap)) >= 0) {
@@ -222,8 +215,8 @@ int adv_dataset_read_csv(FILE *f, const char *csv_path, const char *audio_dir, a
         char *fld[3];
         int nf = split_csv(line, fld, 3);
         if (nf < 0) { adv_fail("%s:%ld: malformed quoting", csv_path, lineno); goto done; }
-        if (nf != 3) {
-            adv_fail("%s:%ld: %d columns, expected 3 (fname,label,split)", csv_path, lineno, nf);
+        if (nf != ncol) {
+            adv_fail("%s:%ld: %d columns, expected %s", csv_path, lineno, nf, ncol == 3 ? "3 (fname,label,split)" : "2 (fname,label)");
             goto done;
         }
         if (!valid_fname(fld[0])) {
@@ -231,12 +224,14 @@ int adv_dataset_read_csv(FILE *f, const char *csv_path, const char *audio_dir, a
             goto done;
         }
         int label = adv_class_index(fld[1]);
+        if (label < 0 && ncol == 2) label = adv_fsd_class_index(fld[1]);   /* FSDKaggle2019 spelling */
         if (label < 0) {
             adv_fail("%s:%ld: unknown label \"%.60s\"", csv_path, lineno, fld[1]);
             goto done;
         }
         adv_split split;
-        if (strcmp(fld[2], "train") == 0) split = ADV_SPLIT_TRAIN;
+        if (ncol == 2) split = ADV_SPLIT_VALID;
+        else if (strcmp(fld[2], "train") == 0) split = ADV_SPLIT_TRAIN;
         else if (strcmp(fld[2], "valid") == 0) split = ADV_SPLIT_VALID;
         else {
             adv_fail("%s:%ld: unknown split \"%.60s\" (expected train or valid)", csv_path, lineno, fld[2]);
@@ -273,10 +268,23 @@ done:
     return rc;
 }
 
+/* 1 if the file's first line is the two-column header of a flat folder (audio beside it). */
+static int flat_header(const char *csv)
+{
+    FILE *f = fopen(csv, "r");
+    char line[64] = "";
+    if (!f) return 0;
+    if (!fgets(line, sizeof line, f)) line[0] = 0;
+    fclose(f);
+    const char *h = strncmp(line, "\xEF\xBB\xBF", 3) == 0 ? line + 3 : line;
+    return strcmp(h, "fname,label\n") == 0 || strcmp(h, "fname,label\r\n") == 0 || strcmp(h, "fname,label") == 0;
+}
+
 int adv_dataset_load(const char *dir, adv_dataset *ds)
 {
     char *csv = NULL, *audio = NULL;
-    if (asprintf(&csv, "%s/labels.csv", dir) < 0 || asprintf(&audio, "%s/audio", dir) < 0) {
+    if (asprintf(&csv, "%s/labels.csv", dir) < 0) return adv_fail("out of memory");
+    if ((flat_header(csv) ? asprintf(&audio, "%s", dir) : asprintf(&audio, "%s/audio", dir)) < 0) {
         free(csv);
         return adv_fail("out of memory");
     }
@@ -323,19 +331,11 @@ int adv_dataset_write_labels(const char *csv_path, const adv_dataset *ds)
 
 /* ---- splits ------------------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Fisher-Yates shuffle of idx[n] driven by the splitmix64 state. */
 static void shuffle(long *idx, long n, uint64_t *state)
 {
     for (long i = n - 1; i > 0; i--) {
-        long j = (long)(splitmix64(state) % (uint64_t)(i + 1));
+        long j = (long)(adv_rng_next(state) % (uint64_t)(i + 1));
         long t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;
@@ -354,7 +354,7 @@ void adv_dataset_assign_split(adv_dataset *ds, uint64_t seed, int stratified)
         for (long k = 0; k < ds->count; k++)
             ds->entries[idx[k]].split = k < n_train ? ADV_SPLIT_TRAIN : ADV_SPLIT_VALID;
     } else {
-        for (int c = 0; c < ADV_NUM_CLASSES; c++) {
+        for (int c = 0; c < ADV_N_CLASSES; c++) {
             long n = 0;
             for (long i = 0; i < ds->count; i++)
                 if (ds->entries[i].label == c) idx[n++] = i;

@@ -4,6 +4,7 @@
 #include "advinst/blas.h"
 #include "advinst/classifier.h"
 #include "advinst/error.h"
+#include "advinst/paths.h"
 #include "advinst/outfile.h"
 #include "advinst/nn.h"
 #include "advinst/preset.h"
@@ -176,11 +177,9 @@ int adv_exp_table1_settings(const adv_model *m, adv_exp_setting out[ADV_EXP_TABL
         adv_preset_apply(&pr, &s->params);
         if (adv_attack_method_targeted(pr.method)) {
             s->params.target = ADV_TARGET_RANDOM;
-            if ((pr.has & ADV_PRESET_HAS_TARGET) && strcasecmp(pr.target, "random") != 0) {
-                char *end;
-                long k = strtol(pr.target, &end, 10);
-                s->params.target = *pr.target && !*end ? (int)k : adv_model_class_index(m, pr.target);
-                if (s->params.target < 0 || s->params.target >= ADV_N_CLASSES)
+            if (pr.has & ADV_PRESET_HAS_TARGET) {
+                s->params.target = adv_attack_target_parse(m, pr.target, 0);
+                if (s->params.target == ADV_TARGET_INVALID)
                     return adv_fail("%s: unknown target class '%s'", pr.path, pr.target);
             }
         } else {
@@ -208,18 +207,10 @@ uint64_t adv_exp_clip_seed(uint64_t seed, int run, const char *fname)
     return adv_rng_next(&st);
 }
 
-/* The SNR window of adv_snr_db. */
-static void snr_window(long n, long *lo, long *hi)
-{
-    *lo = 2048;
-    *hi = n - 2048 - 1;
-    if (*hi <= *lo) { *lo = 0; *hi = n; }
-}
-
 int adv_exp_add_noise(const float *x, long len, double snr_db, uint64_t *rng, float *out)
 {
     long lo, hi;
-    snr_window(len, &lo, &hi);
+    adv_snr_window(len, &lo, &hi);
     double sx = 0, sn = 0;
     for (long i = 0; i < len; i++) out[i] = adv_rng_normal(rng);
     for (long i = lo; i < hi; i++) {
@@ -388,14 +379,6 @@ static int grow(float **buf, size_t *cap, size_t n)
     return 0;
 }
 
-static int argmax12(const float *p)
-{
-    int b = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++)
-        if (p[k] > p[b]) b = k;
-    return b;
-}
-
 static void *worker(void *arg)
 {
     engine *e = arg;
@@ -425,8 +408,8 @@ static void *worker(void *arg)
         float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
         if (e->phase == 0) {
             adv_classifier_forward(clf, mono, logits);
-            adv_softmax(ADV_N_CLASSES, logits, probs);
-            e->clean_pred[c] = argmax12(probs);
+            adv_classifier_probs(clf, logits, probs);
+            e->clean_pred[c] = adv_most_likely(probs);
             e->clean_conf[c] = probs[e->clean_pred[c]];
             engine_tick(e, cs->name[c]);
             if (e->n_settings > 0 && ws && (adv_attack_ws_rate(ws) != a->rate || adv_attack_ws_frames(ws) != a->frames ||
@@ -483,9 +466,9 @@ static void *worker(void *arg)
                     cr->snr_db = INFINITY;
                 } else {
                     adv_classifier_forward(clf, noisy, logits);
-                    adv_softmax(ADV_N_CLASSES, logits, probs);
+                    adv_classifier_probs(clf, logits, probs);
                     cr->status = ADV_ATTACK_OK;
-                    cr->after_class = argmax12(probs);
+                    cr->after_class = adv_most_likely(probs);
                     cr->after_confidence = probs[cr->after_class];
                     cr->success = cr->after_class != cr->before_class;
                     cr->snr_db = adv_snr_db(mono, noisy, a->frames);
@@ -648,11 +631,8 @@ static int write_histogram(const double *v, long n, const char *title, const cha
         if (++counts[b] > cmax) cmax = counts[b];
     }
 
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_surface_t *s;
+    cairo_t *cr = adv_plot_begin(W, H, &s);
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_set_font_size(cr, 15);
     cairo_move_to(cr, 10, 24);
@@ -834,7 +814,7 @@ static void write_header(FILE *f, const experiment *x, const char *title)
     const adv_exp_config *c = x->cfg;
     fprintf(f, "# %s\n\n", title);
     fprintf(f, "Command:\n\n```\n%s\n```\n\n", c->command_line ? c->command_line : "(library call)");
-    fprintf(f, "- model: `%s`\n", c->model_path ? c->model_path : "(in memory)");
+    fprintf(f, "- model: `%s`\n", c->model_path ? adv_path_base(c->model_path) : "(in memory)");
     fprintf(f, "- data: `%s`, %s split, %ld clips%s\n", c->data_dir, c->split == ADV_SPLIT_VALID ? "valid" : "train",
             x->cs.count, c->max_clips > 0 ? " (limited by --max-clips)" : "");
     fprintf(f, "- runs: %d (seed %llu; FGSM and fixed targets are deterministic: 1 run)\n", c->runs,

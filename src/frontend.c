@@ -1,9 +1,7 @@
 /* The paper's front end (torchaudio semantics), forward and backward.
  *
  * Forward, for a signal x of n samples at 16 kHz:
- *   xpad  = reflect-pad(x, 1024 each side)                         n + 2048
- *   F[t]  = w * xpad[t*512 : t*512 + 2048]                          T x 2048
- *   X[t]  = rFFT(F[t])                                              T x 1025 complex
+ *   X     = STFT(x), n_fft 2048, hop 512 (src/stft.c)                T x 1025 complex
  *   P     = |X|^2                                                   T x 1025
  *   S     = mel(P)                                                  100 x T
  *   D     = 10 log10(max(S, 1e-10))                                 100 x T
@@ -12,6 +10,7 @@
  * Backward walks the same chain in reverse; the transposed STFT is done with inverse real FFTs. */
 #include "advinst/frontend.h"
 #include "advinst/error.h"
+#include "advinst/stft.h"
 #include <fftw3.h>
 #include <math.h>
 #include <pthread.h>
@@ -34,13 +33,13 @@ struct adv_frontend {
     long n;                 /* samples */
     int frames;             /* T */
     int padded;             /* T' */
-    float window[ADV_N_FFT];
+    adv_stft *stft;
     float mean[ADV_N_MELS], inv_std[ADV_N_MELS];
     mel_filter mel[ADV_N_MELS];
     float *mel_weights;     /* storage of every filter's weights */
     int *pad_src;           /* [T'] source column of each padded column */
 
-    float *xpad;            /* n + 2048 */
+    float *xpad;            /* n + 2048: the padded signal, then its gradient */
     float *frames_buf;      /* T x 2048, windowed frames; reused as frame gradients */
     fftwf_complex *spec;    /* T x 1025, X of the last forward */
     fftwf_complex *gspec;   /* T x 1025, scratch for the backward (c2r destroys its input) */
@@ -50,9 +49,7 @@ struct adv_frontend {
     float *db;              /* 100 x T, Dc */
     float *gdb;             /* 100 x T */
     float *gpower;          /* T x 1025 */
-    float *gxpad;           /* n + 2048 */
     float threshold;        /* max(D) - 80 */
-    fftwf_plan forward_plan, backward_plan;
 };
 
 int adv_frontend_frames_for(long n_samples) { return (int)(1 + n_samples / ADV_HOP); }
@@ -71,7 +68,9 @@ const float *adv_frontend_db(const adv_frontend *fe) { return fe->db; }
 static double hz_to_mel(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
 static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
 
-/* Filter weight of mel band m at bin k, exactly REFERENCE-FACTS.md step 3. */
+/* Filter weight of mel band m at bin k: the triangular HTK filters without area normalisation of
+ * the paper's code (torchaudio's melscale_fbanks, mel_scale "htk", norm None): bin k at
+ * k * 8000 / 1024 Hz, 102 points equally spaced in mel from 40 Hz to 8 kHz. */
 static double mel_weight(const double *p, int m, int k)
 {
     double f = k * (ADV_SAMPLE_RATE / 2.0) / (ADV_N_BINS - 1);
@@ -97,22 +96,20 @@ void adv_mel_filterbank(float *fb)
 
 void adv_circular_pad_index(int frames, int padded, int *src)
 {
-    int len = frames;
     for (int i = 0; i < frames; i++) src[i] = i;
-    /* Grow as the reference does: each step pads by at most the current length, half before
-     * (copied from the end) and half after (copied from the start). */
-    int *tmp = malloc(sizeof(int) * (size_t)(padded > 0 ? padded : 1));
-    while (len < padded) {
-        int pad = padded - len, step = pad < len ? pad : len;
-        int pre = step / 2, post = step - pre;
-        int j = 0;
-        for (int i = len - pre; i < len; i++) tmp[j++] = src[i];
-        for (int i = 0; i < len; i++) tmp[j++] = src[i];
-        for (int i = 0; i < post; i++) tmp[j++] = src[i];
-        memcpy(src, tmp, sizeof(int) * (size_t)j);
-        len = j;
+    if (padded <= frames) return;
+    /* The paper's circular_pad: the split of the padding is fixed once, then each round pads the
+     * current array circularly by at most its length on each side, until nothing is left. */
+    int pre = (padded - frames) / 2, post = padded - frames - pre, len = frames;
+    while (pre + post > 0) {
+        int a = pre < len ? pre : len, b = post < len ? post : len;
+        memmove(src + a, src, sizeof(int) * (size_t)len);        /* the current array at [a, a + len) */
+        memcpy(src, src + len, sizeof(int) * (size_t)a);         /* its last a columns before it */
+        memcpy(src + a + len, src + a, sizeof(int) * (size_t)b); /* its first b columns after it */
+        len += a + b;
+        pre -= a;
+        post -= b;
     }
-    free(tmp);
 }
 
 adv_frontend *adv_frontend_create(long n, const float *mean, const float *std)
@@ -128,7 +125,6 @@ adv_frontend *adv_frontend_create(long n, const float *mean, const float *std)
     fe->frames = adv_frontend_frames_for(n);
     fe->padded = adv_frontend_padded_frames_for(n);
     const int T = fe->frames;
-    for (int i = 0; i < ADV_N_FFT; i++) fe->window[i] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * i / ADV_N_FFT));
     for (int m = 0; m < ADV_N_MELS; m++) {
         fe->mean[m] = mean ? mean[m] : 0.0f;
         fe->inv_std[m] = std ? 1.0f / std[m] : 1.0f;
@@ -150,7 +146,6 @@ adv_frontend *adv_frontend_create(long n, const float *mean, const float *std)
     fe->pad_src = malloc(sizeof(int) * (size_t)fe->padded);
     const size_t npad = (size_t)n + ADV_N_FFT;
     fe->xpad = fftwf_malloc(sizeof(float) * npad);
-    fe->gxpad = fftwf_malloc(sizeof(float) * npad);
     fe->frames_buf = fftwf_malloc(sizeof(float) * (size_t)T * ADV_N_FFT);
     fe->spec = fftwf_malloc(sizeof(fftwf_complex) * (size_t)T * ADV_N_BINS);
     fe->gspec = fftwf_malloc(sizeof(fftwf_complex) * (size_t)T * ADV_N_BINS);
@@ -160,7 +155,7 @@ adv_frontend *adv_frontend_create(long n, const float *mean, const float *std)
     fe->db_raw = malloc(sizeof(float) * (size_t)T * ADV_N_MELS);
     fe->db = malloc(sizeof(float) * (size_t)T * ADV_N_MELS);
     fe->gdb = malloc(sizeof(float) * (size_t)T * ADV_N_MELS);
-    if (!fe->mel_weights || !fe->pad_src || !fe->xpad || !fe->gxpad || !fe->frames_buf || !fe->spec ||
+    if (!fe->mel_weights || !fe->pad_src || !fe->xpad || !fe->frames_buf || !fe->spec ||
         !fe->gspec || !fe->power || !fe->gpower || !fe->mel_power || !fe->db_raw || !fe->db || !fe->gdb) {
         adv_frontend_free(fe);
         adv_fail("out of memory planning the front end for %ld samples", n);
@@ -172,17 +167,8 @@ adv_frontend *adv_frontend_create(long n, const float *mean, const float *std)
         for (int k = fe->mel[m].lo; k <= fe->mel[m].hi; k++) *wp++ = (float)mel_weight(p, m, k);
     }
     adv_circular_pad_index(T, fe->padded, fe->pad_src);
-
-    int size = ADV_N_FFT;
-    pthread_mutex_lock(&fftw_planner_lock);
-    fe->forward_plan = fftwf_plan_many_dft_r2c(1, &size, T, fe->frames_buf, NULL, 1, ADV_N_FFT,
-                                               fe->spec, NULL, 1, ADV_N_BINS, FFTW_ESTIMATE);
-    fe->backward_plan = fftwf_plan_many_dft_c2r(1, &size, T, fe->gspec, NULL, 1, ADV_N_BINS,
-                                                fe->frames_buf, NULL, 1, ADV_N_FFT, FFTW_ESTIMATE);
-    pthread_mutex_unlock(&fftw_planner_lock);
-    if (!fe->forward_plan || !fe->backward_plan) {
+    if (!(fe->stft = adv_stft_create(n, ADV_N_FFT, ADV_HOP, fe->frames_buf, fe->spec))) {
         adv_frontend_free(fe);
-        adv_fail("FFTW could not plan a %d-point transform", ADV_N_FFT);
         return NULL;
     }
     return fe;
@@ -191,14 +177,10 @@ adv_frontend *adv_frontend_create(long n, const float *mean, const float *std)
 void adv_frontend_free(adv_frontend *fe)
 {
     if (!fe) return;
-    pthread_mutex_lock(&fftw_planner_lock);
-    if (fe->forward_plan) fftwf_destroy_plan(fe->forward_plan);
-    if (fe->backward_plan) fftwf_destroy_plan(fe->backward_plan);
-    pthread_mutex_unlock(&fftw_planner_lock);
+    adv_stft_free(fe->stft);
     free(fe->mel_weights);
     free(fe->pad_src);
     fftwf_free(fe->xpad);
-    fftwf_free(fe->gxpad);
     fftwf_free(fe->frames_buf);
     fftwf_free(fe->spec);
     fftwf_free(fe->gspec);
@@ -211,32 +193,10 @@ void adv_frontend_free(adv_frontend *fe)
     free(fe);
 }
 
-/* Index into x of padded position i: reflection without repeating the edge sample. */
-static inline long reflect_index(long i, long n)
-{
-    long j = i - ADV_N_FFT / 2;
-    if (j < 0) j = -j;
-    if (j >= n) j = 2 * (n - 1) - j;
-    return j;
-}
-
 void adv_frontend_forward(adv_frontend *fe, const float *x, float *out)
 {
-    const long n = fe->n;
     const int T = fe->frames, Tp = fe->padded;
-    const long npad = n + ADV_N_FFT;
-    const long half = ADV_N_FFT / 2;
-
-    for (long i = 0; i < half; i++) fe->xpad[i] = x[reflect_index(i, n)];
-    memcpy(fe->xpad + half, x, sizeof(float) * (size_t)n);
-    for (long i = half + n; i < npad; i++) fe->xpad[i] = x[reflect_index(i, n)];
-
-    for (int t = 0; t < T; t++) {
-        const float *src = fe->xpad + (size_t)t * ADV_HOP;
-        float *dst = fe->frames_buf + (size_t)t * ADV_N_FFT;
-        for (int i = 0; i < ADV_N_FFT; i++) dst[i] = fe->window[i] * src[i];
-    }
-    fftwf_execute_dft_r2c(fe->forward_plan, fe->frames_buf, fe->spec);
+    adv_stft_forward(fe->stft, x, fe->xpad, fe->frames_buf, fe->spec);
 
     for (size_t i = 0; i < (size_t)T * ADV_N_BINS; i++) {
         float re = fe->spec[i][0], im = fe->spec[i][1];
@@ -290,9 +250,7 @@ static void top_db_backward(adv_frontend *fe)
 
 void adv_frontend_backward(adv_frontend *fe, const float *gout, float *gx)
 {
-    const long n = fe->n;
     const int T = fe->frames, Tp = fe->padded;
-    const long npad = n + ADV_N_FFT;
 
     /* normalisation and circular padding */
     memset(fe->gdb, 0, sizeof(float) * (size_t)T * ADV_N_MELS);
@@ -319,31 +277,16 @@ void adv_frontend_backward(adv_frontend *fe, const float *gout, float *gx)
         }
     }
 
-    /* power: gX = 2 X gP; then the transposed one-sided DFT as an inverse real FFT, whose
-     * Hermitian extension counts bins 1..1023 twice: halve them. */
+    /* power: gX = 2 X gP, in the STFT transpose's convention (bins 1..1023 halved) */
     for (int t = 0; t < T; t++) {
         const fftwf_complex *X = fe->spec + (size_t)t * ADV_N_BINS;
         const float *gp = fe->gpower + (size_t)t * ADV_N_BINS;
         fftwf_complex *G = fe->gspec + (size_t)t * ADV_N_BINS;
         for (int k = 0; k < ADV_N_BINS; k++) {
-            float scale = (k == 0 || k == ADV_N_BINS - 1) ? 2.0f : 1.0f;
+            float scale = 2.0f * adv_stft_onesided_weight(k, ADV_N_BINS);
             G[k][0] = scale * X[k][0] * gp[k];
             G[k][1] = scale * X[k][1] * gp[k];
         }
     }
-    fftwf_execute_dft_c2r(fe->backward_plan, fe->gspec, fe->frames_buf);
-
-    /* windowed framing, transposed */
-    memset(fe->gxpad, 0, sizeof(float) * (size_t)npad);
-    for (int t = 0; t < T; t++) {
-        const float *gf = fe->frames_buf + (size_t)t * ADV_N_FFT;
-        float *dst = fe->gxpad + (size_t)t * ADV_HOP;
-        for (int i = 0; i < ADV_N_FFT; i++) dst[i] += fe->window[i] * gf[i];
-    }
-
-    /* reflect padding, transposed */
-    const long half = ADV_N_FFT / 2;
-    memcpy(gx, fe->gxpad + half, sizeof(float) * (size_t)n);
-    for (long i = 0; i < half; i++) gx[reflect_index(i, n)] += fe->gxpad[i];
-    for (long i = half + n; i < npad; i++) gx[reflect_index(i, n)] += fe->gxpad[i];
+    adv_stft_backward(fe->stft, fe->gspec, fe->frames_buf, fe->xpad, gx, 0);
 }

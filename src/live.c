@@ -174,7 +174,7 @@ adv_live *adv_live_create(adv_model *m, const adv_live_config *cfg, const adv_li
          (e->pert_ring = adv_ring_create(4 * (size_t)e->n_slots * sizeof(seg_msg))) &&
          (e->free_ring = adv_ring_create(4 * (size_t)e->n_slots * sizeof(int))) &&
          (e->ev_audio = adv_ring_create(64 * sizeof(adv_live_event))) &&
-         (e->ev_clf = adv_ring_create(64 * sizeof(adv_live_event)));
+         (e->ev_clf = adv_ring_create((cfg->spectrum ? 256 : 64) * sizeof(adv_live_event)));
     if (cfg->classify)
         ok = ok && (e->mon_ring = adv_ring_create((size_t)(2 * R + e->hop + CHUNK) * 2 * sizeof(float))) &&
              (e->win[0] = zalloc((size_t)e->W)) && (e->win[1] = zalloc((size_t)e->W)) && (e->lin = zalloc((size_t)e->W)) &&

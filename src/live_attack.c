@@ -168,6 +168,7 @@ static int params(adv_live *e, adv_stream_params *p, long *cap)
     p->alpha = s.alpha;
     p->lr = s.lr;
     p->margin = s.confidence;
+    p->bound_db = s.bound_db;
     *cap = s.max_iter;
     return 1;
 }
@@ -202,6 +203,11 @@ int adv_live_work(adv_live *e, double max_seconds)
 
 void live_attack_sync(adv_live *e, uint32_t frames)
 {
+    if (!e->sync_thread_set || !pthread_equal(e->sync_thread, pthread_self())) {
+        adv_blas_set_threads(e->cfg.attack_threads);   /* the host's thread runs the attack */
+        e->sync_thread = pthread_self();
+        e->sync_thread_set = 1;
+    }
     feed(e);
     adv_stream_params p;
     long cap;

@@ -28,6 +28,7 @@ typedef struct {
     int report;              /* emit an event when it starts (attack segments; not the fade-out ones) */
     int started;             /* audio thread: event emitted */
     int fade_in;             /* audio thread: does not continue the previous segment */
+    int fading;              /* audio thread: its fade-out has begun */
     adv_live_segment_status status;
     int target, windows, hits, after_class;
     float after_confidence, snr_db;
@@ -86,6 +87,8 @@ struct adv_live {
     int target;              /* the class aimed at (a drawn one for random) */
     uint64_t rng;
     double credit;           /* synchronous mode: iterations owed */
+    pthread_t sync_thread;   /* synchronous mode: the thread whose OpenMP threads were set */
+    int sync_thread_set;
     double budget_start;     /* this second's iteration cap: start time and count */
     long budget_count;
     /* classifier worker */

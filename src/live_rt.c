@@ -51,6 +51,10 @@ static void take_segments(adv_live *e, int64_t u0)
     while (adv_ring_read(e->pert_ring, &m, sizeof m) == 0) {
         if (m.slot < 0) {   /* nothing to add: report it when it plays (now if already late) */
             if ((int64_t)m.start < u0) {
+                if (m.status == ADV_LIVE_SEG_OK || m.status == ADV_LIVE_SEG_FAILED) {   /* attacked, late: a miss */
+                    m.status = ADV_LIVE_SEG_MISS;
+                    m.snr_db = INFINITY;
+                }
                 emit_segment(e, &m);
                 continue;
             }
@@ -67,6 +71,7 @@ static void take_segments(adv_live *e, int64_t u0)
             continue;
         }
         m.started = 0;
+        m.fading = 0;
         m.fade_in = m.slot >= 0 && m.start != e->next_start;
         e->next_start = m.start + (uint64_t)m.n;
         if (m.slot < 0) e->next_start = 0;   /* nothing played: whatever follows starts afresh */
@@ -128,7 +133,9 @@ static void add_segments(adv_live *e, float *const *out, uint32_t off, uint32_t 
         if (!m->started) { emit_segment(e, m); m->started = 1; }
         if (!any_gain || m->slot < 0) continue;
         const float *p = e->slot_buf[m->slot];
-        const int fade_out = (s + m->n - u0 - hi) < e->ramp && !continued(e, m);
+        /* once begun, a fade-out goes on even if a successor arrives meanwhile (it fades in) */
+        const int fade_out = m->fading || ((s + m->n - u0 - hi) < e->ramp && !continued(e, m));
+        m->fading = fade_out;
         if (fade_out && e->next_start == m->start + (uint64_t)m->n) e->next_start = 0;   /* a late successor fades in */
         for (int64_t i = lo; i < hi; i++) {
             const long k = (long)(u0 + i - s);

@@ -14,15 +14,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-const char *const adv_default_classes[ADV_N_CLASSES] = {
-    "accordion", "acoustic_guitar", "bass_drum", "bass_guitar", "electric_guitar", "female_singing",
-    "glockenspiel", "gong", "harmonica", "hi-hat", "male_singing", "marimba_and_xylophone",
-};
-
-/* cin, cout, k, stride, pad of conv1..conv8; bn i follows conv i (i < 7). */
-static const int conv_spec[ADV_N_CONV][5] = {
-    {1, 64, 5, 2, 2},    {64, 64, 3, 1, 1},   {64, 128, 3, 1, 1},  {128, 128, 3, 1, 1},
-    {128, 256, 3, 1, 1}, {256, 256, 3, 1, 1}, {256, 512, 1, 1, 0}, {512, 12, 1, 1, 0},
+/*  cin  cout  k  stride pad  bn  pool    dropout */
+const adv_layer adv_layers[ADV_N_CONV] = {
+    {1, 64, 5, 2, 2, 1, 0, 0, 0.0f},      {64, 64, 3, 1, 1, 1, 2, 2, 0.3f},
+    {64, 128, 3, 1, 1, 1, 0, 0, 0.0f},    {128, 128, 3, 1, 1, 1, 2, 3, 0.3f},
+    {128, 256, 3, 1, 1, 1, 0, 0, 0.0f},   {256, 256, 3, 1, 1, 1, 2, 3, 0.3f},
+    {256, 512, 1, 1, 0, 1, 0, 0, 0.5f},   {512, ADV_N_CLASSES, 1, 1, 0, 0, 0, 0, 0.0f},
 };
 
 #define SAMPLE_RATE_STR "16000"
@@ -50,7 +47,7 @@ int adv_model_class_index(const adv_model *m, const char *name)
         return i < ADV_N_CLASSES ? i : -1;
     }
     for (int i = 0; i < ADV_N_CLASSES; i++)
-        if (class_name_eq(name, m ? m->classes[i] : adv_default_classes[i])) return i;
+        if (class_name_eq(name, m ? m->classes[i] : adv_class_names[i])) return i;
     return -1;
 }
 
@@ -63,17 +60,18 @@ static void model_dims(adv_model *m)
 {
     size_t n = 0;
     for (int i = 0; i < ADV_N_CONV; i++) {
+        const adv_layer *l = &adv_layers[i];
         adv_conv *c = &m->conv[i];
-        c->cin = conv_spec[i][0];
-        c->cout = conv_spec[i][1];
-        c->k = conv_spec[i][2];
-        c->stride = conv_spec[i][3];
-        c->pad = conv_spec[i][4];
+        c->cin = l->cin;
+        c->cout = l->cout;
+        c->k = l->k;
+        c->stride = l->stride;
+        c->pad = l->pad;
         n += conv_wcount(c) + (size_t)c->cout;
-    }
-    for (int i = 0; i < ADV_N_BN; i++) {
-        m->bn[i].c = conv_spec[i][1];
-        n += 2 * (size_t)m->bn[i].c;
+        if (l->bn) {
+            m->bn[i].c = l->cout;
+            n += 2 * (size_t)l->cout;
+        }
     }
     m->n_params = n;
 }
@@ -118,7 +116,7 @@ static adv_model *model_alloc(void)
         if (!b->running_mean || !b->running_var || !b->save_mean || !b->save_invstd) goto fail;
     }
     for (int i = 0; i < ADV_N_CLASSES; i++)
-        snprintf(m->classes[i], ADV_CLASS_NAME_MAX, "%s", adv_default_classes[i]);
+        snprintf(m->classes[i], ADV_CLASS_NAME_MAX, "%s", adv_class_names[i]);
     for (int j = 0; j < ADV_N_MELS; j++) m->fe_std[j] = 1.0f;
     return m;
 fail:
@@ -153,20 +151,8 @@ void adv_model_zero_grad(adv_model *m)
 
 /* ---- creation ---- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [-bound, bound). */
-static float uniform_pm(uint64_t *s, float bound)
-{
-    float u = (float)(splitmix64(s) >> 40) * (1.0f / 16777216.0f);
-    return (2.0f * u - 1.0f) * bound;
-}
+static float uniform_pm(uint64_t *s, float bound) { return (2.0f * adv_rng_uniform(s) - 1.0f) * bound; }
 
 adv_model *adv_model_create(uint64_t seed)
 {
@@ -280,7 +266,7 @@ static void tensor_table(adv_model *m, tensor_slot t[N_SLOTS])
         s->positive = 0;
         snprintf(name, sizeof name, "conv%d.bias", i + 1);
         slot_vec(&t[n++], name, c->cout, c->b);
-        if (i >= ADV_N_BN) continue;
+        if (!adv_layers[i].bn) continue;
         adv_bn *b = &m->bn[i];
         snprintf(name, sizeof name, "bn%d.weight", i + 1);
         slot_vec(&t[n++], name, b->c, b->gamma);

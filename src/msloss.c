@@ -1,17 +1,13 @@
 /* Multi-scale spectral loss (see include/advinst/msloss.h), forward and backward.
  *
  * Per scale n (hop h = n/4, T = 1 + N/h frames, K = n/2 + 1 bins), for the perturbed signal y:
- *   ypad  = reflect-pad(y, n/2 each side)
- *   F[t]  = w * ypad[t*h : t*h + n]            (periodic Hann w)
- *   X[t]  = rFFT(F[t]),  B = |X|,  A = S_n(x) (stored)
+ *   X     = STFT_n(y) (src/stft.c, the front end's transform),  B = |X|,  A = S_n(x) (stored)
  *   L    += sum |A - B| / (T K) + sum |log(A + eps) - log(B + eps)| / (T K)
- * Backward: gB = -(sign(A - B) + sign(logA - logB) / (B + eps)) / (T K); gX = gB X / B;
- * the transposed one-sided DFT is an inverse real FFT whose Hermitian extension counts bins
- * 1..n/2-1 twice, so those are halved (as in adv_frontend_backward); then the windowed framing
- * and the reflect padding are transposed. */
+ * Backward: gB = -(sign(A - B) + sign(logA - logB) / (B + eps)) / (T K); gX = gB X / B, handed
+ * to the STFT's transpose in its convention (bins 1..n/2-1 halved). */
 #include "advinst/msloss.h"
-#include "advinst/frontend.h"
 #include "advinst/error.h"
+#include "advinst/stft.h"
 #include <fftw3.h>
 #include <math.h>
 #include <stdint.h>
@@ -54,18 +50,17 @@ static inline float ms_log(float x)
 static const int scale_sizes[ADV_MSLOSS_MAX_SCALES] = {2048, 1024, 512, 256, 128, 64};
 
 typedef struct {
-    int nfft, hop, bins, frames;
-    float *window;       /* nfft */
+    int nfft, bins, frames;
+    adv_stft *stft;
     float *ref_mag;      /* frames x bins: S_n(x) */
     float *ref_log;      /* frames x bins: log(S_n(x) + eps) */
-    fftwf_plan forward_plan, backward_plan;
 } ms_scale;
 
 struct adv_msloss {
     long n;
     int n_scales;
     ms_scale scale[ADV_MSLOSS_MAX_SCALES];
-    float *pad;              /* n + 2048: padded signal, then padded gradient */
+    float *pad;              /* n + 2048: padded signal, then padded gradient (shared by the scales) */
     float *frames_buf;       /* the largest frames x nfft over the scales */
     fftwf_complex *spec;     /* the largest frames x bins */
 };
@@ -92,14 +87,8 @@ int adv_msloss_scales(const adv_msloss *ms) { return ms->n_scales; }
 void adv_msloss_free(adv_msloss *ms)
 {
     if (!ms) return;
-    adv_fftw_planner_lock();
     for (int s = 0; s < ms->n_scales; s++) {
-        if (ms->scale[s].forward_plan) fftwf_destroy_plan(ms->scale[s].forward_plan);
-        if (ms->scale[s].backward_plan) fftwf_destroy_plan(ms->scale[s].backward_plan);
-    }
-    adv_fftw_planner_unlock();
-    for (int s = 0; s < ms->n_scales; s++) {
-        free(ms->scale[s].window);
+        adv_stft_free(ms->scale[s].stft);
         free(ms->scale[s].ref_mag);
         free(ms->scale[s].ref_log);
     }
@@ -121,15 +110,12 @@ adv_msloss *adv_msloss_create(long n)
         if (nfft / 2 >= n) continue;
         ms_scale *sc = &ms->scale[ms->n_scales++];
         sc->nfft = nfft;
-        sc->hop = nfft / 4;
         sc->bins = nfft / 2 + 1;
         sc->frames = scale_frames(n, nfft);
         size_t tk = (size_t)sc->frames * sc->bins;
-        sc->window = malloc(sizeof(float) * nfft);
         sc->ref_mag = calloc(tk, sizeof(float));
         sc->ref_log = malloc(sizeof(float) * tk);
-        if (!sc->window || !sc->ref_mag || !sc->ref_log) goto oom;
-        for (int j = 0; j < nfft; j++) sc->window[j] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * j / nfft));
+        if (!sc->ref_mag || !sc->ref_log) goto oom;
         const float log_eps = ms_log(ADV_MSLOSS_EPS);
         for (size_t j = 0; j < tk; j++) sc->ref_log[j] = log_eps;
         if ((size_t)sc->frames * nfft > frames_max) frames_max = (size_t)sc->frames * nfft;
@@ -140,22 +126,13 @@ adv_msloss *adv_msloss_create(long n)
     ms->spec = fftwf_malloc(sizeof(fftwf_complex) * spec_max);
     if (!ms->pad || !ms->frames_buf || !ms->spec) goto oom;
 
-    adv_fftw_planner_lock();
     for (int s = 0; s < ms->n_scales; s++) {
         ms_scale *sc = &ms->scale[s];
-        int size = sc->nfft;
-        sc->forward_plan = fftwf_plan_many_dft_r2c(1, &size, sc->frames, ms->frames_buf, NULL, 1, sc->nfft,
-                                                   ms->spec, NULL, 1, sc->bins, FFTW_ESTIMATE);
-        sc->backward_plan = fftwf_plan_many_dft_c2r(1, &size, sc->frames, ms->spec, NULL, 1, sc->bins,
-                                                    ms->frames_buf, NULL, 1, sc->nfft, FFTW_ESTIMATE);
-    }
-    adv_fftw_planner_unlock();
-    for (int s = 0; s < ms->n_scales; s++)
-        if (!ms->scale[s].forward_plan || !ms->scale[s].backward_plan) {
+        if (!(sc->stft = adv_stft_create(n, sc->nfft, sc->nfft / 4, ms->frames_buf, ms->spec))) {
             adv_msloss_free(ms);
-            adv_fail("FFTW could not plan the multi-scale loss transforms");
             return NULL;
         }
+    }
     return ms;
 oom:
     adv_msloss_free(ms);
@@ -163,29 +140,10 @@ oom:
     return NULL;
 }
 
-/* Index into x[n] of padded position i (pad samples before x): mirror without the edge. */
-static inline long reflect_index(long i, long pad, long n)
-{
-    long j = i - pad;
-    if (j < 0) j = -j;
-    if (j >= n) j = 2 * (n - 1) - j;
-    return j;
-}
-
-/* Frames of scale sc of y into ms->frames_buf and their spectra into ms->spec. */
+/* The spectra of scale sc of y into ms->spec. */
 static void stft(adv_msloss *ms, const ms_scale *sc, const float *y)
 {
-    const long n = ms->n, half = sc->nfft / 2, npad = n + sc->nfft;
-    float *pad = ms->pad;
-    for (long i = 0; i < half; i++) pad[i] = y[reflect_index(i, half, n)];
-    memcpy(pad + half, y, sizeof(float) * (size_t)n);
-    for (long i = half + n; i < npad; i++) pad[i] = y[reflect_index(i, half, n)];
-    for (int t = 0; t < sc->frames; t++) {
-        const float *src = pad + (size_t)t * sc->hop;
-        float *dst = ms->frames_buf + (size_t)t * sc->nfft;
-        for (int i = 0; i < sc->nfft; i++) dst[i] = sc->window[i] * src[i];
-    }
-    fftwf_execute_dft_r2c(sc->forward_plan, ms->frames_buf, ms->spec);
+    adv_stft_forward(sc->stft, y, ms->pad, ms->frames_buf, ms->spec);
 }
 
 void adv_msloss_set_reference(adv_msloss *ms, const float *x)
@@ -231,7 +189,7 @@ static void frame_loss(const float *restrict A, const float *restrict logA, floa
         float s_log = (d_log > 0 ? 1.0f : 0.0f) - (d_log < 0 ? 1.0f : 0.0f);
         float gb = -(s_lin + s_log / (b[k] + ADV_MSLOSS_EPS)) * inv_count;
         float scale = b[k] > 0 ? gb / b[k] : 0.0f;
-        scale *= (k != 0 && k != K - 1) ? 0.5f : 1.0f;
+        scale *= adv_stft_onesided_weight(k, K);   /* the STFT transpose's convention */
         X[2 * k] *= scale;
         X[2 * k + 1] *= scale;
     }
@@ -258,19 +216,7 @@ double adv_msloss_eval(adv_msloss *ms, const float *y, float *grad)
         total += (sum_lin + sum_log) / ((double)sc->frames * K);
         if (!grad) continue;
 
-        /* transposed DFT (c2r), windowed framing and reflect padding */
-        fftwf_execute_dft_c2r(sc->backward_plan, ms->spec, ms->frames_buf);
-        const long half = sc->nfft / 2, npad = n + sc->nfft;
-        float *gpad = ms->pad;
-        memset(gpad, 0, sizeof(float) * (size_t)npad);
-        for (int t = 0; t < sc->frames; t++) {
-            const float *gf = ms->frames_buf + (size_t)t * sc->nfft;
-            float *dst = gpad + (size_t)t * sc->hop;
-            for (int i = 0; i < sc->nfft; i++) dst[i] += sc->window[i] * gf[i];
-        }
-        for (long i = 0; i < n; i++) grad[i] += gpad[half + i];
-        for (long i = 0; i < half; i++) grad[reflect_index(i, half, n)] += gpad[i];
-        for (long i = half + n; i < npad; i++) grad[reflect_index(i, half, n)] += gpad[i];
+        adv_stft_backward(sc->stft, ms->spec, ms->frames_buf, ms->pad, grad, 1);
     }
     return total;
 }

@@ -1,69 +1,62 @@
-/* The paper's network as a fixed sequence of layers, run forward and backward on a workspace
- * sized once for a batch of n inputs of 100 x t frames.
- *
- *   x -> conv1(5x5/2) relu bn1 -> conv2 relu bn2 -> pool 2x2 -> drop .3
- *     -> conv3 relu bn3 -> conv4 relu bn4 -> pool 2x3 -> drop .3
- *     -> conv5 relu bn5 -> conv6 relu bn6 -> pool 2x3 -> drop .3
- *     -> conv7(1x1) relu bn7 -> drop .5 -> conv8(1x1) -> mean over freq, max over time */
+/* The paper's network (adv_layers, model.h) run forward and backward on a workspace sized once
+ * for a batch of n inputs of 100 x t frames. Activations are channel-major ([C][N][H][W], nn.h),
+ * so every layer is one convolution call over the whole batch; ReLU and evaluation-mode
+ * BatchNorm are applied in the convolution's epilogue, and in the backward pass the BatchNorm
+ * scale and the ReLU mask of the layer below are applied in the input gradient's epilogue. */
 #include "advinst/model.h"
 #include "advinst/error.h"
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* One conv block: conv -> relu (in place) -> bn. in_h x in_w input, h x w output. */
+/* Buffers of one layer: conv -> [relu -> bn] -> [pool] -> [dropout]. */
 typedef struct {
-    int in_h, in_w, h, w;
-    float *act;     /* relu(conv(x)), kept for the relu and bn backward */
-    float *out;     /* bn output */
-} conv_block;
-
-/* A pool + dropout after a block. */
-typedef struct {
-    int kh, kw, h, w;   /* output size */
-    float p;
-    float *pooled, *out, *mask;   /* out == pooled when dropout is off */
-} pool_stage;
+    int in_h, in_w, h, w, ph, pw;   /* input, conv output, output after pooling (= h, w without) */
+    float *act;                     /* relu(conv + b) (bn layers), or the conv output (last layer) */
+    float *out;                     /* bn output */
+    float *pooled;                  /* after pooling (NULL: no pooling) */
+    float *drop, *mask;             /* after dropout, training only */
+    float *y;                       /* the layer's output: the next layer's input */
+    float *u;                       /* Winograd weights (NULL: not used) */
+    float *scale, *shift;           /* evaluation BatchNorm as an affine map */
+} layer_buf;
 
 struct adv_net {
     adv_model *m;
-    int n, t, training, dropout_on;
+    int n, t, training, dropout_on, threads;
     uint64_t rng;
     const float *input;
-    conv_block blk[ADV_N_CONV - 1];   /* conv1..conv7 */
-    pool_stage pool[3];
-    float *drop7, *mask7;             /* dropout after bn7 */
-    float *conv8_out;                 /* n x 12 x h x w */
+    layer_buf L[ADV_N_CONV];
     int *argmax;
-    int h8, w8;
-    float *scratch;                   /* im2col */
-    float *grad_a, *grad_b;           /* two ping-pong gradient buffers of the largest activation */
+    float *scratch;
+    float *g[3];                    /* gradient buffers of the largest activation */
 };
-
-static const float dropout_p[4] = {0.3f, 0.3f, 0.3f, 0.5f};
 
 int adv_net_batch(const adv_net *net) { return net->n; }
 int adv_net_frames(const adv_net *net) { return net->t; }
 void adv_net_set_dropout(adv_net *net, int enabled) { net->dropout_on = enabled && net->training; }
 void adv_net_set_rng(adv_net *net, uint64_t seed) { net->rng = seed; }
 
+/* Threads for this call: OpenMP's current setting, at most what the workspace was sized for. */
+static int net_threads(const adv_net *net)
+{
+    int t = omp_get_max_threads();
+    return t < net->threads ? t : net->threads;
+}
+
 void adv_net_free(adv_net *net)
 {
     if (!net) return;
-    for (int i = 0; i < ADV_N_CONV - 1; i++) { free(net->blk[i].act); free(net->blk[i].out); }
-    for (int i = 0; i < 3; i++) {
-        free(net->pool[i].pooled);
-        if (net->pool[i].out != net->pool[i].pooled) free(net->pool[i].out);
-        free(net->pool[i].mask);
+    for (int i = 0; i < ADV_N_CONV; i++) {
+        layer_buf *b = &net->L[i];
+        free(b->act); free(b->out); free(b->pooled); free(b->drop); free(b->mask); free(b->u);
+        free(b->scale); free(b->shift);
     }
-    free(net->drop7);
-    free(net->mask7);
-    free(net->conv8_out);
     free(net->argmax);
     free(net->scratch);
-    free(net->grad_a);
-    free(net->grad_b);
+    for (int k = 0; k < 3; k++) free(net->g[k]);
     free(net);
 }
 
@@ -72,6 +65,47 @@ static float *alloc_floats(size_t count, int *ok)
     float *p = malloc(sizeof(float) * (count ? count : 1));
     if (!p) *ok = 0;
     return p;
+}
+
+/* Shapes of layer i for an input of h x w; returns the output size after pooling. */
+static void layer_shape(int i, int h, int w, layer_buf *b)
+{
+    const adv_layer *l = &adv_layers[i];
+    b->in_h = h;
+    b->in_w = w;
+    b->h = adv_conv_out(h, l->k, l->stride, l->pad);
+    b->w = adv_conv_out(w, l->k, l->stride, l->pad);
+    b->ph = l->pool_h ? b->h / l->pool_h : b->h;
+    b->pw = l->pool_h ? b->w / l->pool_w : b->w;
+}
+
+double adv_net_layer_flops(int i, int t, int *h, int *w)
+{
+    layer_buf b = {0};
+    int hh = ADV_N_MELS, ww = t;
+    for (int j = 0; j <= i; j++) {
+        layer_shape(j, hh, ww, &b);
+        hh = b.ph;
+        ww = b.pw;
+    }
+    const adv_layer *l = &adv_layers[i];
+    if (h) *h = b.h;
+    if (w) *w = b.w;
+    return 2.0 * l->cin * l->cout * l->k * l->k * b.h * b.w;
+}
+
+double adv_net_conv_flops(int t)
+{
+    double f = 0;
+    for (int i = 0; i < ADV_N_CONV; i++) f += adv_net_layer_flops(i, t, NULL, NULL);
+    return f;
+}
+
+void adv_net_refresh(adv_net *net)
+{
+    const int nt = net_threads(net);
+    for (int i = 0; i < ADV_N_CONV; i++)
+        if (net->L[i].u) adv_conv_winograd_weights(&net->m->conv[i], net->L[i].u, nt);
 }
 
 adv_net *adv_net_create(adv_model *m, int n, int t, int training, uint64_t dropout_seed)
@@ -90,181 +124,186 @@ adv_net *adv_net_create(adv_model *m, int n, int t, int training, uint64_t dropo
     net->training = training;
     net->dropout_on = training;
     net->rng = dropout_seed;
+    net->threads = omp_get_max_threads();
 
-    int ok = 1;
-    int h = ADV_N_MELS, w = t;
-    size_t max_act = (size_t)h * w, max_scratch = 1;
-    const int pool_after[ADV_N_CONV - 1] = {-1, 0, -1, 1, -1, 2, -1};
-    const int pool_k[3][2] = {{2, 2}, {2, 3}, {2, 3}};
-    for (int i = 0; i < ADV_N_CONV - 1; i++) {
-        const adv_conv *c = &m->conv[i];
-        conv_block *b = &net->blk[i];
-        b->in_h = h;
-        b->in_w = w;
-        b->h = adv_conv_out(h, c->k, c->stride, c->pad);
-        b->w = adv_conv_out(w, c->k, c->stride, c->pad);
-        size_t sc = adv_conv_scratch(c, h, w);
+    int ok = 1, h = ADV_N_MELS, w = t;
+    size_t max_act = (size_t)n * h * w, max_scratch = 1;
+    for (int i = 0; i < ADV_N_CONV; i++) {
+        const adv_layer *l = &adv_layers[i];
+        layer_buf *b = &net->L[i];
+        layer_shape(i, h, w, b);
+        size_t sc = adv_conv_scratch(&m->conv[i], n, h, w, net->threads);
         if (sc > max_scratch) max_scratch = sc;
-        size_t count = (size_t)n * c->cout * b->h * b->w;
+        const size_t count = (size_t)n * l->cout * b->h * b->w, pc = (size_t)n * l->cout * b->ph * b->pw;
         if (count > max_act) max_act = count;
         b->act = alloc_floats(count, &ok);
-        b->out = alloc_floats(count, &ok);
-        h = b->h;
-        w = b->w;
-        int pi = pool_after[i];
-        if (pi >= 0) {
-            pool_stage *p = &net->pool[pi];
-            p->kh = pool_k[pi][0];
-            p->kw = pool_k[pi][1];
-            p->h = h / p->kh;
-            p->w = w / p->kw;
-            p->p = dropout_p[pi];
-            size_t pc = (size_t)n * c->cout * p->h * p->w;
-            p->pooled = alloc_floats(pc, &ok);
-            p->out = training ? alloc_floats(pc, &ok) : p->pooled;
-            p->mask = training ? alloc_floats(pc, &ok) : NULL;
-            h = p->h;
-            w = p->w;
+        b->y = b->act;
+        if (l->bn) {
+            b->out = alloc_floats(count, &ok);
+            b->scale = alloc_floats((size_t)l->cout, &ok);
+            b->shift = alloc_floats((size_t)l->cout, &ok);
+            b->y = b->out;
         }
+        if (l->pool_h) b->y = b->pooled = alloc_floats(pc, &ok);
+        if (training && l->dropout > 0) { b->drop = alloc_floats(pc, &ok); b->mask = alloc_floats(pc, &ok); }
+        size_t us = adv_conv_winograd_size(&m->conv[i]);
+        if (us) b->u = alloc_floats(us, &ok);
+        h = b->ph;
+        w = b->pw;
     }
-    size_t c7 = (size_t)n * m->conv[6].cout * h * w;
-    if (training) { net->drop7 = alloc_floats(c7, &ok); net->mask7 = alloc_floats(c7, &ok); }
-    net->h8 = h;
-    net->w8 = w;
-    net->conv8_out = alloc_floats((size_t)n * ADV_N_CLASSES * h * w, &ok);
     net->argmax = malloc(sizeof(int) * (size_t)n * ADV_N_CLASSES);
     if (!net->argmax) ok = 0;
-    if ((size_t)n * ADV_N_CLASSES * h * w > max_act) max_act = (size_t)n * ADV_N_CLASSES * h * w;
     net->scratch = alloc_floats(max_scratch, &ok);
-    net->grad_a = alloc_floats(max_act, &ok);
-    net->grad_b = alloc_floats(max_act, &ok);
+    for (int k = 0; k < 3; k++) net->g[k] = alloc_floats(max_act, &ok);
     if (!ok) {
         adv_net_free(net);
         adv_fail("out of memory for a network workspace (batch %d, %d frames)", n, t);
         return NULL;
     }
+    if (!training) adv_net_refresh(net);
     return net;
+}
+
+/* conv -> [relu -> bn] -> [pool] -> [dropout] of layer i on x. */
+static void layer_forward(adv_net *net, int i, const float *x, int nt)
+{
+    const adv_layer *l = &adv_layers[i];
+    layer_buf *b = &net->L[i];
+    adv_conv *c = &net->m->conv[i];
+    const int n = net->n;
+    const size_t count = (size_t)n * b->h * b->w;
+    adv_epilogue ep = {.bias = c->b};
+    float *conv_out = b->act;
+    if (l->bn) {
+        ep.relu = 1;
+        if (!net->training) {
+            adv_bn_eval_affine(&net->m->bn[i], b->scale, b->shift);
+            ep.act = b->act;
+            ep.scale = b->scale;
+            ep.shift = b->shift;
+            conv_out = b->out;
+        }
+    }
+    adv_conv_forward_prepared(c, b->u, n, b->in_h, b->in_w, x, conv_out, &ep, net->scratch, nt);
+    if (l->bn && net->training) adv_bn_forward(&net->m->bn[i], count, b->act, b->out, 1, nt);
+    b->y = l->bn ? b->out : b->act;
+    if (l->pool_h) {
+        adv_avgpool_forward(l->cout * n, b->h, b->w, l->pool_h, l->pool_w, b->y, b->pooled, nt);
+        b->y = b->pooled;
+    }
+    if (b->drop && net->dropout_on) {
+        adv_dropout_forward(l->cout, n, b->ph * b->pw, l->dropout, &net->rng, b->y, b->drop, b->mask, nt);
+        b->y = b->drop;
+    }
 }
 
 void adv_net_forward(adv_net *net, const float *x, float *logits)
 {
-    adv_model *m = net->m;
-    const int n = net->n;
-    const float *in = x;
+    const int nt = net_threads(net);
     net->input = x;
-    int pi = 0;
-    for (int i = 0; i < ADV_N_CONV - 1; i++) {
-        conv_block *b = &net->blk[i];
-        adv_conv *c = &m->conv[i];
-        size_t count = (size_t)n * c->cout * b->h * b->w;
-        adv_conv_forward(c, n, b->in_h, b->in_w, in, b->act, net->scratch);
-        adv_relu_forward(count, b->act, b->act);
-        adv_bn_forward(&m->bn[i], n, b->h * b->w, b->act, b->out, net->training);
-        in = b->out;
-        if (i == 1 || i == 3 || i == 5) {
-            pool_stage *p = &net->pool[pi++];
-            adv_avgpool_forward(n * c->cout, b->h, b->w, p->kh, p->kw, in, p->pooled);
-            size_t pc = (size_t)n * c->cout * p->h * p->w;
-            if (net->training) {
-                if (net->dropout_on) adv_dropout_forward(pc, p->p, &net->rng, p->pooled, p->out, p->mask);
-                else { memcpy(p->out, p->pooled, sizeof(float) * pc); for (size_t j = 0; j < pc; j++) p->mask[j] = 1.0f; }
-            }
-            in = p->out;
-        }
+    if (net->training) adv_net_refresh(net);
+    const float *in = x;
+    for (int i = 0; i < ADV_N_CONV; i++) {
+        layer_forward(net, i, in, nt);
+        in = net->L[i].y;
     }
-    if (net->training) {
-        size_t c7 = (size_t)n * m->conv[6].cout * net->h8 * net->w8;
-        if (net->dropout_on) adv_dropout_forward(c7, dropout_p[3], &net->rng, in, net->drop7, net->mask7);
-        else { memcpy(net->drop7, in, sizeof(float) * c7); for (size_t j = 0; j < c7; j++) net->mask7[j] = 1.0f; }
-        in = net->drop7;
-    }
-    adv_conv_forward(&m->conv[7], n, net->h8, net->w8, in, net->conv8_out, net->scratch);
-    adv_head_forward(n, ADV_N_CLASSES, net->h8, net->w8, net->conv8_out, logits, net->argmax);
+    const layer_buf *last = &net->L[ADV_N_CONV - 1];
+    adv_head_forward(net->n, ADV_N_CLASSES, last->h, last->w, last->act, logits, net->argmax);
 }
 
-/* Backward from g = d loss / d conv8 output (in net->grad_a) down to the input. */
-static void backward_from_conv8(adv_net *net, float *gx)
+/* g = d loss / d (layer i's output y) -> d loss / d (layer i's conv output), into gout (may be g). */
+static void layer_output_backward(adv_net *net, int i, float *g, float *gout, float *tmp, int nt)
+{
+    const adv_layer *l = &adv_layers[i];
+    layer_buf *b = &net->L[i];
+    const int n = net->n;
+    const int dropped = b->drop && net->dropout_on;
+    if (dropped) adv_dropout_backward((size_t)n * l->cout * b->ph * b->pw, b->mask, g, g);
+    if (!net->training) {
+        /* eval: pool^T, then the BatchNorm scale and the ReLU mask (one pass) */
+        if (l->pool_h)
+            adv_avgpool_backward(l->cout * n, b->h, b->w, l->pool_h, l->pool_w, g, gout, b->scale, n, b->act, nt);
+        else
+            adv_bn_backward(&net->m->bn[i], (size_t)n * b->h * b->w, b->act, g, gout, b->act, 0, 0, nt);
+        return;
+    }
+    const float *gbn = g;
+    if (l->pool_h) {
+        adv_avgpool_backward(l->cout * n, b->h, b->w, l->pool_h, l->pool_w, g, tmp, NULL, 1, NULL, nt);
+        gbn = tmp;
+    }
+    adv_bn_backward(&net->m->bn[i], (size_t)n * b->h * b->w, b->act, gbn, gout, b->act, 1, 1, nt);
+}
+
+/* Backward from g = d loss / d (last layer's output), in net->g[0], down to the input. */
+static void backward_from_top(adv_net *net, float *gx)
 {
     adv_model *m = net->m;
-    const int n = net->n, tr = net->training;
-    float *g = net->grad_a, *g2 = net->grad_b, *tmp;
-    const float *in7 = tr ? net->drop7 : net->blk[6].out;
+    const int n = net->n, tr = net->training, nt = net_threads(net);
+    float *g = net->g[0], *g2 = net->g[1], *tmp = net->g[2];
 
-    adv_conv_backward(&m->conv[7], n, net->h8, net->w8, in7, g, g2, tr, net->scratch);
-    tmp = g; g = g2; g2 = tmp;
-    if (tr) adv_dropout_backward((size_t)n * m->conv[6].cout * net->h8 * net->w8, net->mask7, g, g);
-
-    int pi = 2;
-    for (int i = ADV_N_CONV - 2; i >= 0; i--) {
-        conv_block *b = &net->blk[i];
+    for (int i = ADV_N_CONV - 1; i >= 0; i--) {
+        /* g = d loss / d (conv i output) */
+        layer_buf *b = &net->L[i];
         adv_conv *c = &m->conv[i];
-        size_t count = (size_t)n * c->cout * b->h * b->w;
-        if (i == 1 || i == 3 || i == 5) {
-            pool_stage *p = &net->pool[pi--];
-            if (tr) adv_dropout_backward((size_t)n * c->cout * p->h * p->w, p->mask, g, g);
-            adv_avgpool_backward(n * c->cout, b->h, b->w, p->kh, p->kw, g, g2);
-            tmp = g; g = g2; g2 = tmp;
+        const float *xin = i ? net->L[i - 1].y : net->input;
+        if (tr) adv_conv_backward_params(c, n, b->in_h, b->in_w, xin, g, net->scratch, nt);
+        if (i == 0) {
+            if (gx) adv_conv_backward_input_prepared(c, b->u, n, b->in_h, b->in_w, g, gx, NULL, net->scratch, nt);
+            break;
         }
-        adv_bn_backward(&m->bn[i], n, b->h * b->w, b->act, g, g2, tr, tr);
-        adv_relu_backward(count, b->act, g2, g2);
-        const float *xin;
-        if (i == 0) xin = net->input;
-        else if (i == 2 || i == 4 || i == 6) xin = net->pool[(i - 2) / 2].out;
-        else xin = net->blk[i - 1].out;
-        float *gin = (i == 0) ? gx : g;
-        if (i == 0 && !gx && !tr) break;
-        adv_conv_backward(c, n, b->in_h, b->in_w, xin, g2, gin, tr, net->scratch);
+        const adv_layer *p = &adv_layers[i - 1];
+        layer_buf *pb = &net->L[i - 1];
+        if (!tr && !p->pool_h) {
+            /* the layer below's BatchNorm scale and ReLU mask in the input gradient's epilogue */
+            adv_epilogue ep = {.scale = pb->scale, .gate = pb->act};
+            adv_conv_backward_input_prepared(c, b->u, n, b->in_h, b->in_w, g, g2, &ep, net->scratch, nt);
+        } else {
+            adv_conv_backward_input_prepared(c, b->u, n, b->in_h, b->in_w, g, tmp, NULL, net->scratch, nt);
+            layer_output_backward(net, i - 1, tmp, g2, g, nt);
+        }
+        float *sw = g; g = g2; g2 = sw;
     }
 }
 
 void adv_net_backward(adv_net *net, const float *glogits, float *gx)
 {
-    adv_head_backward(net->n, ADV_N_CLASSES, net->h8, net->w8, net->argmax, glogits, net->grad_a);
-    backward_from_conv8(net, gx);
+    const layer_buf *last = &net->L[ADV_N_CONV - 1];
+    adv_head_backward(net->n, ADV_N_CLASSES, last->h, last->w, net->argmax, glogits, net->g[0]);
+    backward_from_top(net, gx);
 }
 
-int adv_net_time_steps(const adv_net *net) { return net->w8; }
+int adv_net_time_steps(const adv_net *net) { return net->L[ADV_N_CONV - 1].w; }
 
+/* The last layer's output is channel-major: class c of clip i is plane c * n + i. */
 void adv_net_step_scores(const adv_net *net, float *scores)
 {
-    const int h = net->h8, w = net->w8;
-    for (int i = 0; i < net->n * ADV_N_CLASSES; i++) {
-        const float *x = net->conv8_out + (size_t)i * h * w;
-        for (int t = 0; t < w; t++) {
-            float acc = 0;
-            for (int f = 0; f < h; f++) acc += x[f * w + t];
-            scores[(size_t)i * w + t] = acc / (float)h;
+    const layer_buf *last = &net->L[ADV_N_CONV - 1];
+    const int h = last->h, w = last->w, n = net->n;
+    for (int c = 0; c < ADV_N_CLASSES; c++)
+        for (int i = 0; i < n; i++) {
+            const float *x = last->act + ((size_t)c * n + i) * h * w;
+            float *s = scores + ((size_t)i * ADV_N_CLASSES + c) * w;
+            for (int t = 0; t < w; t++) {
+                float acc = 0;
+                for (int f = 0; f < h; f++) acc += x[f * w + t];
+                s[t] = acc / (float)h;
+            }
         }
-    }
 }
 
 void adv_net_backward_steps(adv_net *net, const float *gscores, float *gx)
 {
-    const int h = net->h8, w = net->w8;
-    for (int i = 0; i < net->n * ADV_N_CLASSES; i++) {
-        float *g = net->grad_a + (size_t)i * h * w;
-        for (int f = 0; f < h; f++)
-            for (int t = 0; t < w; t++) g[f * w + t] = gscores[(size_t)i * w + t] / (float)h;
-    }
-    backward_from_conv8(net, gx);
-}
-
-double adv_net_conv_flops(int t)
-{
-    static const int cin[ADV_N_CONV] = {1, 64, 64, 128, 128, 256, 256, 512};
-    static const int cout[ADV_N_CONV] = {64, 64, 128, 128, 256, 256, 512, ADV_N_CLASSES};
-    static const int k[ADV_N_CONV] = {5, 3, 3, 3, 3, 3, 1, 1};
-    int h = ADV_N_MELS, w = t;
-    double flops = 0;
-    for (int i = 0; i < ADV_N_CONV; i++) {
-        int stride = i == 0 ? 2 : 1, pad = k[i] / 2;
-        h = adv_conv_out(h, k[i], stride, pad);
-        w = adv_conv_out(w, k[i], stride, pad);
-        flops += 2.0 * cin[i] * cout[i] * k[i] * k[i] * h * w;
-        if (i == 1) { h /= 2; w /= 2; }
-        if (i == 3 || i == 5) { h /= 2; w /= 3; }
-    }
-    return flops;
+    const layer_buf *last = &net->L[ADV_N_CONV - 1];
+    const int h = last->h, w = last->w, n = net->n;
+    for (int c = 0; c < ADV_N_CLASSES; c++)
+        for (int i = 0; i < n; i++) {
+            float *g = net->g[0] + ((size_t)c * n + i) * h * w;
+            const float *gs = gscores + ((size_t)i * ADV_N_CLASSES + c) * w;
+            for (int f = 0; f < h; f++)
+                for (int t = 0; t < w; t++) g[f * w + t] = gs[t] / (float)h;
+        }
+    backward_from_top(net, gx);
 }
 
 adv_model *adv_model_create_calibrated(uint64_t seed)

@@ -37,11 +37,15 @@ void adv_adam_step(adv_adam *a, float *p, const float *g)
     a->step++;
     const float b1 = a->beta1, b2 = a->beta2;
     const double bc1 = 1.0 - pow(b1, (double)a->step), bc2 = 1.0 - pow(b2, (double)a->step);
-    const float step_size = (float)(a->lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    for (size_t i = 0; i < a->n; i++) {
-        a->m[i] = b1 * a->m[i] + (1 - b1) * g[i];
-        a->v[i] = b2 * a->v[i] + (1 - b2) * g[i] * g[i];
-        p[i] -= step_size * a->m[i] / (sqrtf(a->v[i]) * inv_sqrt_bc2 + a->eps);
+    const float step_size = (float)(a->lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)), eps = a->eps;
+    float *restrict m = a->m, *restrict v = a->v;
+    const long n = (long)a->n;
+    /* a model's parameters (training) in parallel; an attack's samples stay on the caller's thread */
+#pragma omp parallel for schedule(static) if (n >= (1L << 18))
+    for (long i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1 - b1) * g[i];
+        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+        p[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
     }
 }
 

@@ -2,6 +2,7 @@
 #include "advinst/osc.h"
 #include "advinst/error.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -20,20 +21,12 @@ static int32_t arg_i(lo_arg *a) { int32_t v; memcpy(&v, (const void *)a, sizeof 
 static float arg_f(lo_arg *a) { float v; memcpy(&v, (const void *)a, sizeof v); return v; }
 static const char *arg_s(lo_arg *a) { return (const char *)(const void *)a; }
 
-static const adv_osc_address addresses[] = {
-    {"/advinst/target", "s|i", 1, "class name or index 0..11, \"none\" or \"random\""},
-    {"/advinst/method", "s", 1, "cw, mscw or off"},
-    {"/advinst/step", "f", 1, "Adam step (lr) in (0, 1]"},
-    {"/advinst/alpha", "f", 1, "cross-entropy weight in [0, 1e6]"},
-    {"/advinst/eps", "f", 1, "L-inf bound in (0, 1]"},
-    {"/advinst/iterations", "i", 1, "at most this many iterations per second, 1..1000000"},
-    {"/advinst/confidence", "f", 1, "lead of the target over the runner-up a window aims for, [0, 1]"},
-    {"/advinst/preset", "s", 1, "load presets/NAME.ini"},
-    {"/advinst/bypass", "i", 1, "1: output = delayed input, 0: attack"},
+/* The addresses that are not settings (the settings come from the settings table, live.h). */
+static const adv_osc_address control_addresses[] = {
     {"/advinst/subscribe", "[si]", 1, "send feedback to host:port (no arguments: to the sender)"},
     {"/advinst/ping", "", 1, "answered with /advinst/pong"},
     {"/advinst/query", "[si]", 1, "answered with /advinst/state and /advinst/stats to host:port (no arguments: the sender)"},
-    {"/advinst/prediction", "ssf", 0, "stream (in|out), class, confidence"},
+    {"/advinst/prediction", "ssf", 0, "stream (in|out), class (\"silent\" while the window is silent), confidence"},
     {"/advinst/probs", "sffffffffffff", 0, "stream, 12 probabilities in class order"},
     {"/advinst/attack", "isfisii", 0, "segment, status (ok|failed|miss|silent|error), snr_db, iterations, "
                                       "class heard, windows checked, windows on target"},
@@ -43,11 +36,35 @@ static const adv_osc_address addresses[] = {
     {"/advinst/pong", "", 0, "answer to /advinst/ping"},
     {"/advinst/error", "s", 0, "why a message was refused"},
 };
+#define N_CONTROL ((int)(sizeof control_addresses / sizeof control_addresses[0]))
+#define MAX_ADDRESSES (N_CONTROL + 16)
+
+static adv_osc_address all_addresses[MAX_ADDRESSES];
+static char setting_paths[16][48], setting_summaries[16][192];
+static int n_addresses;
+static pthread_once_t addresses_once = PTHREAD_ONCE_INIT;
+
+/* Every setting of the table (in), then the control addresses. */
+static void build_addresses(void)
+{
+    int n_settings;
+    const adv_live_setting *t = adv_live_setting_table(&n_settings);
+    for (int i = 0; i < n_settings && i < 16; i++) {
+        char range[48] = "";
+        if (t[i].kind == ADV_LIVE_SET_FLOAT || t[i].kind == ADV_LIVE_SET_INT)
+            adv_live_setting_range_text(&t[i], range, sizeof range);
+        snprintf(setting_paths[i], sizeof setting_paths[i], "%s%s", NS, t[i].name);
+        snprintf(setting_summaries[i], sizeof setting_summaries[i], "%s%s%s", t[i].description, range[0] ? ", " : "", range);
+        all_addresses[n_addresses++] = (adv_osc_address){setting_paths[i], t[i].osc_types, 1, setting_summaries[i]};
+    }
+    for (int i = 0; i < N_CONTROL; i++) all_addresses[n_addresses++] = control_addresses[i];
+}
 
 const adv_osc_address *adv_osc_addresses(int *count)
 {
-    *count = (int)(sizeof addresses / sizeof addresses[0]);
-    return addresses;
+    pthread_once(&addresses_once, build_addresses);
+    *count = n_addresses;
+    return all_addresses;
 }
 
 void adv_osc_print_addresses(FILE *out)
@@ -76,16 +93,38 @@ static adv_osc_action refuse(adv_osc_reply *r, const char *fmt, ...)
 
 static int types_are(const char *types, const char *want) { return !strcmp(types, want); }
 
-/* One float argument within [lo, hi] (lo excluded if open_lo). */
-static adv_osc_action take_float(const char *path, const char *types, lo_arg **argv, double lo, double hi, int open_lo,
-                                 float *dst, adv_osc_reply *r)
+/* "one float", "one string or int" for the accepted types "f", "s|i". */
+static const char *types_text(const char *osc_types, char *buf, size_t size)
 {
-    if (!types_are(types, "f")) return refuse(r, "%s takes one float (got \"%s\")", path, types);
-    float v = arg_f(argv[0]);
-    if (!isfinite(v) || v > hi || (open_lo ? v <= lo : v < lo))
-        return refuse(r, "%s: %g is out of range %s%g, %g]", path, (double)v, open_lo ? "(" : "[", lo, hi);
-    *dst = v;
-    return ADV_OSC_CHANGED;
+    size_t len = (size_t)snprintf(buf, size, "one");
+    for (const char *t = osc_types; *t && len < size; t++) {
+        const char *word = *t == 's' ? "string" : *t == 'i' ? "int" : *t == 'f' ? "float" : *t == '|' ? "or" : "?";
+        len += (size_t)snprintf(buf + len, size - len, " %s", word);
+    }
+    return buf;
+}
+
+/* A setting (live.h's table) from one argument, through the settings' setter. An int for the
+ * target is a class index (0..11); none and random are named. */
+static adv_osc_action set_from_osc(const adv_model *m, const adv_live_setting *d, const char *path, const char *types,
+                                   lo_arg **argv, adv_live_settings *next, adv_osc_reply *r)
+{
+    char what[48];
+    if (strlen(types) != 1 || !strchr(d->osc_types, types[0]) || types[0] == '|')
+        return refuse(r, "%s takes %s (got \"%s\")", path, types_text(d->osc_types, what, sizeof what), types);
+    int rc;
+    if (types[0] == 's') {
+        rc = adv_live_settings_set(next, m, d->name, arg_s(argv[0]));
+    } else if (types[0] == 'i') {
+        int32_t v = arg_i(argv[0]);
+        if (d->kind == ADV_LIVE_SET_TARGET && (v < 0 || v >= ADV_N_CLASSES))
+            return refuse(r, "%s: class index %d is not in 0..%d", path, v, ADV_N_CLASSES - 1);
+        rc = adv_live_settings_set_number(next, m, d->name, v);
+    } else {
+        rc = adv_live_settings_set_number(next, m, d->name, arg_f(argv[0]));
+    }
+    /* the setter's message starts with the setting's name: prefixed, it starts with the address */
+    return rc == 0 ? ADV_OSC_CHANGED : refuse(r, "%s%s", NS, adv_error());
 }
 
 adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, const char *path, const char *types,
@@ -96,60 +135,11 @@ adv_osc_action adv_osc_handle(const adv_model *m, const adv_live_settings *cur, 
     if (!path || strncmp(path, NS, strlen(NS))) return ADV_OSC_IGNORED;
     if (!types) types = "";
     const char *a = path + strlen(NS);
-    if (!strcmp(a, "target")) {
-        int k;
-        if (types_are(types, "s")) {
-            const char *name = arg_s(argv[0]);
-            if (!strcasecmp(name, "none")) k = ADV_LIVE_TARGET_NONE;
-            else if (!strcasecmp(name, "random")) k = ADV_LIVE_TARGET_RANDOM;
-            else if ((k = adv_model_class_index(m, name)) < 0)
-                return refuse(r, "%s: unknown class \"%.64s\" (a class name, 0..%d, none or random)", path, name,
-                              ADV_N_CLASSES - 1);
-        } else if (types_are(types, "i")) {
-            k = arg_i(argv[0]);
-            if (k < 0 || k >= ADV_N_CLASSES) return refuse(r, "%s: class index %d is not in 0..%d", path, k, ADV_N_CLASSES - 1);
-        } else {
-            return refuse(r, "%s takes one string or int (got \"%s\")", path, types);
-        }
-        next->target = k;
-        return ADV_OSC_CHANGED;
-    }
-    if (!strcmp(a, "method")) {
-        if (!types_are(types, "s")) return refuse(r, "%s takes one string (got \"%s\")", path, types);
-        int k = adv_live_method_parse(arg_s(argv[0]));
-        if (k < 0) return refuse(r, "%s: unknown method \"%.32s\" (cw, mscw or off)", path, arg_s(argv[0]));
-        next->method = (adv_live_method)k;
-        return ADV_OSC_CHANGED;
-    }
-    if (!strcmp(a, "step")) return take_float(path, types, argv, 0, 1, 1, &next->lr, r);
-    if (!strcmp(a, "alpha")) return take_float(path, types, argv, 0, ADV_LIVE_MAX_ALPHA, 0, &next->alpha, r);
-    if (!strcmp(a, "eps")) return take_float(path, types, argv, 0, 1, 1, &next->eps, r);
-    if (!strcmp(a, "confidence")) return take_float(path, types, argv, 0, 1, 0, &next->confidence, r);
-    if (!strcmp(a, "iterations")) {
-        if (!types_are(types, "i")) return refuse(r, "%s takes one int (got \"%s\")", path, types);
-        if (arg_i(argv[0]) < 1 || arg_i(argv[0]) > ADV_LIVE_MAX_ITER)
-            return refuse(r, "%s: %d is not in 1..%d", path, arg_i(argv[0]), ADV_LIVE_MAX_ITER);
-        next->max_iter = arg_i(argv[0]);
-        return ADV_OSC_CHANGED;
-    }
-    if (!strcmp(a, "bypass")) {
-        if (!types_are(types, "i")) return refuse(r, "%s takes one int (got \"%s\")", path, types);
-        if (arg_i(argv[0]) != 0 && arg_i(argv[0]) != 1) return refuse(r, "%s: %d is not 0 or 1", path, arg_i(argv[0]));
-        next->bypass = arg_i(argv[0]);
-        return ADV_OSC_CHANGED;
-    }
-    if (!strcmp(a, "preset")) {
-        if (!types_are(types, "s")) return refuse(r, "%s takes one string (got \"%s\")", path, types);
-        const char *name = arg_s(argv[0]);
-        /* a name only: a path (or NAME.ini, which adv_preset_load takes for a path) would read any
-         * file relative to the working directory */
-        if (!adv_preset_is_name(name))
-            return refuse(r, "%s: \"%.64s\" is not a preset name", path, name);
-        if (adv_live_settings_apply_preset(next, m, name) != 0) {
-            *next = *cur;
-            return refuse(r, "%s: %s", path, adv_error());
-        }
-        return ADV_OSC_CHANGED;
+    const adv_live_setting *d = adv_live_setting_find(a);
+    if (d) {
+        adv_osc_action act = set_from_osc(m, d, path, types, argv, next, r);
+        if (act != ADV_OSC_CHANGED) *next = *cur;
+        return act;
     }
     if (!strcmp(a, "subscribe") || !strcmp(a, "query")) {
         const adv_osc_action act = a[0] == 's' ? ADV_OSC_SUBSCRIBE : ADV_OSC_QUERY;
@@ -466,15 +456,14 @@ int adv_osc_poll(adv_osc *o, int timeout_ms)
 
 void adv_osc_send_event(adv_osc *o, const adv_live_event *ev)
 {
-    if (o->n_subs == 0) return;
+    if (o->n_subs == 0 || ev->type == ADV_LIVE_EV_SPECTRUM) return;   /* spectra: the web view only */
     if (ev->type == ADV_LIVE_EV_PROBS) {
         const char *stream = ev->stream ? "out" : "in";
-        int best = 0;
-        for (int k = 1; k < ADV_N_CLASSES; k++) if (ev->probs[k] > ev->probs[best]) best = k;
+        int best = adv_most_likely(ev->probs);
         lo_message m = lo_message_new();
         lo_message_add_string(m, stream);
-        lo_message_add_string(m, o->model->classes[best]);
-        lo_message_add_float(m, ev->probs[best]);
+        lo_message_add_string(m, ev->silent ? "silent" : o->model->classes[best]);
+        lo_message_add_float(m, ev->silent ? 0.0f : ev->probs[best]);
         send_all(o, NULL, "/advinst/prediction", m);
         lo_message_free(m);
         m = lo_message_new();

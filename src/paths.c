@@ -9,6 +9,12 @@
 #define ADVINST_BIN_TO_DATA "../share/advinst"   /* set by CMake from the install directories */
 #endif
 
+const char *adv_path_base(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
 int adv_installed_path(const char *relative, char *out, size_t size)
 {
     char exe[PATH_MAX];

@@ -149,6 +149,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
         {"max_iter", ADV_PRESET_HAS_MAX_ITER, 1, 0},
         {"confidence", ADV_PRESET_HAS_CONFIDENCE, 0, 0},
         {"min_snr_db", ADV_PRESET_HAS_MIN_SNR, -INFINITY, 0},
+        {"bound_db", ADV_PRESET_HAS_BOUND, 0, 0},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         if (strcasecmp(key, numbers[i].key)) continue;
@@ -188,12 +189,13 @@ static int on_entry(void *user, const char *section, const char *key, const char
             p->confidence = d;
             break;
         case ADV_PRESET_HAS_MIN_SNR: p->min_snr_db = d; break;
+        case ADV_PRESET_HAS_BOUND: p->bound_db = d; break;
         }
         p->has |= numbers[i].bit;
         return 1;
     }
     snprintf(c->error, sizeof c->error,
-             "unknown key '%s' in [attack] (valid: method, eps, alpha, lr, max_iter, target, confidence, min_snr_db)",
+             "unknown key '%s' in [attack] (valid: method, eps, alpha, lr, max_iter, target, confidence, min_snr_db, bound_db)",
              key);
     return 0;
 }
@@ -248,8 +250,7 @@ int adv_preset_parse(const char *text, size_t len, const char *path, adv_preset 
     p->min_snr_db = NAN;
     if (!path || !*path) path = "(memory)";
     snprintf(p->path, sizeof p->path, "%s", path);
-    const char *base = strrchr(p->path, '/');
-    base = base ? base + 1 : p->path;
+    const char *base = adv_path_base(p->path);
     size_t blen = strlen(base);
     if (blen > 4 && !strcmp(base + blen - 4, ".ini")) blen -= 4;
     if (blen >= sizeof p->name) blen = sizeof p->name - 1;

@@ -12,6 +12,13 @@ double adv_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double adv_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void adv_progress_start(adv_progress *p, const char *label, long total)
 {
     memset(p, 0, sizeof *p);

@@ -8,6 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+cairo_t *adv_plot_begin(int width, int height, cairo_surface_t **surface)
+{
+    *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cairo_t *cr = cairo_create(*surface);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    return cr;
+}
+
 int adv_eval_write_confusion_csv(const adv_eval *ev, const adv_model *m, const char *path)
 {
     double cm[ADV_N_CLASSES][ADV_N_CLASSES];
@@ -33,11 +43,8 @@ int adv_eval_write_confusion_png(const adv_eval *ev, const adv_model *m, const c
     adv_eval_confusion_normalised(ev, cm);
     const int cell = 44, left = 190, top = 60, bottom = 190, right = 20;
     const int W = left + cell * ADV_N_CLASSES + right, H = top + cell * ADV_N_CLASSES + bottom;
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_surface_t *s;
+    cairo_t *cr = adv_plot_begin(W, H, &s);
 
     cairo_set_font_size(cr, 16);
     cairo_set_source_rgb(cr, 0, 0, 0);
@@ -91,6 +98,73 @@ int adv_eval_write_confusion_png(const adv_eval *ev, const adv_model *m, const c
     return adv_png_write(s, path);
 }
 
+int adv_eval_write_reliability_png(const adv_eval *ev, const char *title, const char *path)
+{
+    const int W = 620, H = 600, left = 70, right = 30, top = 70, bottom = 120;
+    const double pw = W - left - right, ph = H - top - bottom;
+    cairo_surface_t *s;
+    cairo_t *cr = adv_plot_begin(W, H, &s);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_font_size(cr, 14);
+    cairo_move_to(cr, 10, 24);
+    cairo_show_text(cr, title ? title : "reliability");
+    char line[160];
+    snprintf(line, sizeof line, "ECE %.3f, accuracy %.3f, mean confidence %.3f, when wrong %.3f (%ld clips)", ev->ece,
+             ev->accuracy, ev->mean_confidence, ev->wrong_confidence, ev->clips);
+    cairo_set_font_size(cr, 12);
+    cairo_move_to(cr, 10, 46);
+    cairo_show_text(cr, line);
+    /* bars: accuracy per confidence bin; the gap to the diagonal in red */
+    const int nb = ADV_CALIBRATION_BINS;
+    long maxc = 1;
+    for (int b = 0; b < nb; b++) maxc = ev->bin_count[b] > maxc ? ev->bin_count[b] : maxc;
+    for (int b = 0; b < nb; b++) {
+        if (!ev->bin_count[b]) continue;
+        double x0 = left + pw * b / nb, w = pw / nb, acc = ev->bin_correct[b], conf = ev->bin_confidence[b];
+        cairo_set_source_rgb(cr, 0.25, 0.45, 0.8);
+        cairo_rectangle(cr, x0 + 1, top + ph * (1 - acc), w - 2, ph * acc);
+        cairo_fill(cr);
+        cairo_set_source_rgba(cr, 0.85, 0.2, 0.2, 0.45);
+        double lo = acc < conf ? acc : conf, hi = acc < conf ? conf : acc;
+        cairo_rectangle(cr, x0 + 1, top + ph * (1 - hi), w - 2, ph * (hi - lo));
+        cairo_fill(cr);
+        /* counts below the plot, as a small histogram */
+        double hh = 40.0 * ev->bin_count[b] / maxc;
+        cairo_set_source_rgb(cr, 0.5, 0.5, 0.5);
+        cairo_rectangle(cr, x0 + 1, top + ph + 60 - hh, w - 2, hh);
+        cairo_fill(cr);
+    }
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_line_width(cr, 1);
+    cairo_rectangle(cr, left, top, pw, ph);
+    cairo_stroke(cr);
+    double dash[1] = {4};
+    cairo_set_dash(cr, dash, 1, 0);
+    cairo_move_to(cr, left, top + ph);
+    cairo_line_to(cr, left + pw, top);
+    cairo_stroke(cr);
+    cairo_set_dash(cr, dash, 0, 0);
+    cairo_set_font_size(cr, 11);
+    for (int i = 0; i <= 5; i++) {
+        snprintf(line, sizeof line, "%.1f", i / 5.0);
+        cairo_move_to(cr, left - 28, top + ph - ph * i / 5 + 4);
+        cairo_show_text(cr, line);
+        cairo_move_to(cr, left + pw * i / 5 - 8, top + ph + 16);
+        cairo_show_text(cr, line);
+    }
+    cairo_move_to(cr, left + pw / 2 - 40, top + ph + 32);
+    cairo_show_text(cr, "confidence (15 bins)");
+    cairo_move_to(cr, left, top + ph + 76);
+    cairo_show_text(cr, "grey: clips per bin.  blue: accuracy in the bin.  red: gap to the diagonal.");
+    cairo_save(cr);
+    cairo_move_to(cr, 18, top + ph / 2 + 30);
+    cairo_rotate(cr, -3.14159265358979 / 2);
+    cairo_show_text(cr, "accuracy");
+    cairo_restore(cr);
+    cairo_destroy(cr);
+    return adv_png_write(s, path);
+}
+
 /* Reads the per-epoch CSV written by training: columns epoch, train loss, train accuracy,
  * valid loss, valid accuracy, seconds. Returns the number of rows (at most max). */
 static int read_training_log(const char *path, double rows[][5], int max)
@@ -137,11 +211,8 @@ int adv_plot_training_log(const char *csv_path, const char *title, const char *p
     lmax = lmax > 0 ? lmax * 1.05 : 1;
     const int W = 900, H = 440, left = 60, right = 60, top = 70, bottom = 50;
     const double pw = W - left - right, ph = H - top - bottom;
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_surface_t *s;
+    cairo_t *cr = adv_plot_begin(W, H, &s);
     cairo_set_font_size(cr, 15);
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_move_to(cr, left, 28);

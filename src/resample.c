@@ -19,6 +19,7 @@
 struct adv_resampler {
     int rate_in, rate_out;
     long long L, M;      /* up and down factors, rate_out/g and rate_in/g */
+    long long step_base, step_phase;   /* M / L and M % L: how output j + 1 moves from output j */
     long n_in, n_out;
     int K;               /* taps cover k in [-K, K] around base */
     int ntaps;           /* 2K + 1 */
@@ -86,6 +87,8 @@ adv_resampler *adv_resampler_create(int rate_in, int rate_out, long n_in)
     r->rate_out = rate_out;
     r->L = L;
     r->M = M;
+    r->step_base = M / L;
+    r->step_phase = M % L;
     r->n_in = n_in;
     r->n_out = (long)n_out;
     if (rate_in == rate_out) return r; /* identity: no filter */
@@ -151,13 +154,25 @@ static inline void axpy(float a, const float *restrict t, float *restrict y, int
     for (; i < n; i++) y[i] += a * t[i];
 }
 
-/* For output j: the first input index lo = base - K and the tap range [k0, k1) of the row
- * that falls inside [0, n_in). */
-static inline const float *span(const adv_resampler *r, long j, long *lo, int *k0, int *k1)
+/* Output j reads around input base = floor(j M / L) with phase p = j M mod L; walked output after
+ * output without a division. */
+typedef struct { long long base, p; } position;
+
+static inline void next_position(const adv_resampler *r, position *q)
 {
-    long long t = (long long)j * r->M;
-    long long base = t / r->L;
-    long long p = t - base * r->L;
+    q->base += r->step_base;
+    q->p += r->step_phase;
+    if (q->p >= r->L) {
+        q->p -= r->L;
+        q->base++;
+    }
+}
+
+/* For an output at q: the first input index lo = base - K and the tap range [k0, k1) of the row
+ * that falls inside [0, n_in). */
+static inline const float *span(const adv_resampler *r, position q, long *lo, int *k0, int *k1)
+{
+    long long base = q.base, p = q.p;
     *lo = (long)(base - r->K);
     *k0 = *lo < 0 ? (int)-*lo : 0;
     long long end = base + r->K + 1; /* one past the last input index */
@@ -165,6 +180,21 @@ static inline const float *span(const adv_resampler *r, long j, long *lo, int *k
     return r->taps + p * r->stride;
 }
 
+/* Where output j reads: position at j computed once (a division), then walked. */
+static inline position position_at(const adv_resampler *r, long j)
+{
+    long long t = (long long)j * r->M;
+    position q = {t / r->L, 0};
+    q.p = t - q.base * r->L;
+    return q;
+}
+
+/* The loops below are compiled for AVX-512, AVX2 and baseline x86-64, picked at run time. The
+ * results do not depend on the pick: every lane is its own accumulator in the source (BLOCK) and
+ * ISO C mode leaves multiply-adds uncontracted, so the vector width changes nothing but speed. */
+#define ADV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+ADV_CLONES
 void adv_resampler_forward_range(const adv_resampler *r, const float *x, float *y, long j0, long j1)
 {
     if (j0 < 0) j0 = 0;
@@ -174,14 +204,16 @@ void adv_resampler_forward_range(const adv_resampler *r, const float *x, float *
         memcpy(y + j0, x + j0, (size_t)(j1 - j0) * sizeof *y);
         return;
     }
-    for (long j = j0; j < j1; j++) {
+    position q = position_at(r, j0);
+    for (long j = j0; j < j1; j++, next_position(r, &q)) {
         long lo;
         int k0, k1;
-        const float *row = span(r, j, &lo, &k0, &k1);
+        const float *row = span(r, q, &lo, &k0, &k1);
         y[j] = k1 > k0 ? dot(row + k0, x + lo + k0, k1 - k0) : 0.0f;
     }
 }
 
+ADV_CLONES
 void adv_resampler_backward_range_add(const adv_resampler *r, const float *gy, float *gx, long j0, long j1)
 {
     if (j0 < 0) j0 = 0;
@@ -190,10 +222,12 @@ void adv_resampler_backward_range_add(const adv_resampler *r, const float *gy, f
         for (long j = j0; j < j1; j++) gx[j] += gy[j];
         return;
     }
-    for (long j = j0; j < j1; j++) {
+    if (j1 <= j0) return;
+    position q = position_at(r, j0);
+    for (long j = j0; j < j1; j++, next_position(r, &q)) {
         long lo;
         int k0, k1;
-        const float *row = span(r, j, &lo, &k0, &k1);
+        const float *row = span(r, q, &lo, &k0, &k1);
         if (k1 > k0) axpy(gy[j], row + k0, gx + lo + k0, k1 - k0);
     }
 }

@@ -29,7 +29,6 @@ typedef struct {
     int64_t end16;             /* window end, 16 kHz stream time (key); INT64_MIN: empty */
     float margin;              /* target minus runner-up probability at the last check */
     float ptarget;
-    float mult;                /* its cross-entropy weight relative to alpha (adapted, see adapt) */
     int cls;                   /* the class heard at the last check, and its probability */
     float pcls;
     int checked;               /* evaluated since the target was set */
@@ -88,9 +87,10 @@ void adv_stream_config_default(adv_stream_config *c, int rate, int channels)
     c->horizon_seconds = 1.6;
     c->segment_seconds = 0.2;
     c->probe_seconds = 0.05;
-    c->batch = 2;
+    c->batch = 1;
     c->seed = 1;
-    c->pick = ADV_STREAM_PICK_NEWEST;
+    c->update = ADV_STREAM_UPDATE_L2;
+    c->lr_decay = 15;
 }
 
 const adv_stream_config *adv_stream_get_config(const adv_stream *s) { return &s->cfg; }
@@ -255,18 +255,6 @@ static void slide(adv_stream *s)
 
 /* ---- input ---- */
 
-/* The parameter of newly pushed frames [i0, i1) (buffer indices at R) starts as a scaled copy of
- * the parameter init_lag earlier, when that is in the buffer and the attack is on. */
-static void seed_new(adv_stream *s, long i0, long i1)
-{
-    if (!(s->cfg.init_lag_seconds > 0) || !s->active) return;
-    const long lag16 = lround(s->cfg.init_lag_seconds * ADV_SAMPLE_RATE);
-    const long k0 = (long)((int64_t)round_up(i0, s->grid) / s->grid * s->grid16), k1 = i1 / s->grid * s->grid16;
-    const float g = (float)s->cfg.init_gain;
-    for (long k = k0 > lag16 ? k0 : lag16; k < k1 && k < s->cap16; k++)
-        if (s->age[k] == 0) s->d16[k] = g * s->d16[k - lag16];
-}
-
 int adv_stream_push(adv_stream *s, const float *x, long n)
 {
     if (n <= 0) return 0;
@@ -294,7 +282,6 @@ int adv_stream_push(adv_stream *s, const float *x, long n)
     for (int64_t t = s->end; t < s->end + n; t++)
         if (t % s->S == 0) s->seg_iter[(t / s->S) % s->n_seg_slots] = s->iterations;
     s->end += n;
-    seed_new(s, i0, i0 + n);
     return 0;
 }
 
@@ -383,7 +370,6 @@ static probe *probe_at(adv_stream *s, int64_t end16)
         memset(pr, 0, sizeof *pr);
         pr->end16 = end16;
         pr->margin = -1;
-        pr->mult = 1;
     }
     return pr;
 }
@@ -393,6 +379,12 @@ static double rms16(const float *x, long n)
     double e = 0;
     for (long i = 0; i < n; i++) e += (double)x[i] * x[i];
     return sqrt(e / (double)(n > 0 ? n : 1));
+}
+
+/* 1 if the clean input's window ending at end16 is silent: the attack leaves it alone. */
+static int window_silent(const adv_stream *s, int64_t end16)
+{
+    return rms16(s->c16 + idx16(s, end16) - s->W16, s->W16) < ADV_SILENCE_RMS;
 }
 
 static int argmax_class(const float *probs)
@@ -414,32 +406,20 @@ static float lead(const float *probs, int target)
 
 static uint64_t next_rand(adv_stream *s) { return adv_rng_next(&s->rng); }
 
-/* Picks up to `want` probes among the window ends in (lo, hi] (16 kHz times, multiples of P16).
- * NEWEST: random, biased toward the newest (the later of two uniform draws), those not on target
- * twice as likely; UNIFORM: uniform; OLDEST: first the oldest not on target, then as NEWEST
- * without the bias. Measured in docs/live.md: NEWEST wins (a new window end has the most free
- * samples in its window; the old ones are nearly fixed). */
+/* Picks up to `want` probes among the window ends in (lo, hi] (16 kHz times, multiples of P16):
+ * random, biased toward the newest (the later of two uniform draws), those not yet on target twice
+ * as likely. A new window end has the most free samples in its window; an old one is nearly fixed
+ * (docs/live.md compares this with uniform picks and with the oldest failing first). */
 static int pick_probes(adv_stream *s, int64_t lo, int64_t hi, float margin, probe **out, int want)
 {
     int64_t first = (lo / s->P16 + 1) * s->P16;
     if (first > hi) return 0;
     int count = (int)((hi - first) / s->P16) + 1, n = 0;
-    const int mode = s->cfg.pick;
-    if (mode == ADV_STREAM_PICK_OLDEST)
-        for (int64_t e = first; e <= hi && n < 1; e += s->P16) {
-            probe *pr = probe_at(s, e);
-            if (!pr->silent && (!pr->checked || pr->margin < margin)) out[n++] = pr;
-        }
     for (int tries = 0; n < want && tries < 8 * want; tries++) {
-        uint64_t r = next_rand(s) % (uint64_t)count;
-        if (mode == ADV_STREAM_PICK_NEWEST) {   /* newest-biased: the later of two draws */
-            uint64_t r2 = next_rand(s) % (uint64_t)count;
-            if (r2 > r) r = r2;
-        }
-        probe *pr = probe_at(s, first + (int64_t)r * s->P16);
+        uint64_t r = next_rand(s) % (uint64_t)count, r2 = next_rand(s) % (uint64_t)count;
+        probe *pr = probe_at(s, first + (int64_t)(r2 > r ? r2 : r) * s->P16);
         if (pr->silent) continue;
-        int failing = !pr->checked || pr->margin < margin;
-        if (mode != ADV_STREAM_PICK_UNIFORM && !failing && (next_rand(s) & 1)) continue;
+        if (pr->checked && pr->margin >= margin && (next_rand(s) & 1)) continue;
         int dup = 0;
         for (int k = 0; k < n; k++) dup |= out[k] == pr;
         if (!dup) out[n++] = pr;
@@ -457,7 +437,7 @@ static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t
                           float weight)
 {
     const long a = idx16(s, end16) - s->W16;
-    if (rms16(s->c16 + a, s->W16) < ADV_SILENCE_RMS) { pr->silent = 1; return 0; }
+    if (window_silent(s, end16)) { pr->silent = 1; return 0; }
     float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
     adv_classifier_forward(clf, s->h16 + a, logits);
     adv_softmax(ADV_N_CLASSES, logits, probs);
@@ -467,30 +447,7 @@ static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t
     pr->pcls = probs[pr->cls];
     pr->checked = 1;
     double loss = 0;
-    if (s->cfg.window_loss == 2) {
-        /* a soft maximum over time (log-sum-exp, temperature lse_tau) in place of the head's max:
-         * the cross-entropy of those logits reaches every step, the near-maximal ones most */
-        if (pr->margin >= p->margin && pr->margin > 0) return 0;
-        const int T = adv_classifier_time_steps(clf);
-        const float tau = s->cfg.lse_tau > 0 ? (float)s->cfg.lse_tau : 1.0f;
-        float sc[ADV_N_CLASSES * MAX_STEPS], gs[ADV_N_CLASSES * MAX_STEPS], z[ADV_N_CLASSES], pz[ADV_N_CLASSES];
-        if (T > MAX_STEPS) return 0;
-        adv_classifier_step_scores(clf, sc);
-        for (int k = 0; k < ADV_N_CLASSES; k++) {
-            float mx = sc[k * T];
-            for (int t = 1; t < T; t++) mx = fmaxf(mx, sc[k * T + t]);
-            double acc = 0;
-            for (int t = 0; t < T; t++) acc += exp((sc[k * T + t] - mx) / tau);
-            z[k] = mx + tau * (float)log(acc);
-        }
-        adv_softmax(ADV_N_CLASSES, z, pz);
-        loss = -weight * log(fmax(pz[p->target], 1e-30));
-        for (int k = 0; k < ADV_N_CLASSES; k++) {
-            const float gz = weight * (pz[k] - (k == p->target ? 1.0f : 0.0f));
-            for (int t = 0; t < T; t++) gs[k * T + t] = gz * expf((sc[k * T + t] - z[k]) / tau);
-        }
-        adv_classifier_backward_steps(clf, gs, s->gwin);
-    } else if (s->cfg.window_loss) {
+    if (s->cfg.window_loss) {
         if (pr->margin >= p->margin && pr->margin > 0) return 0;
         float g[ADV_N_CLASSES];
         for (int k = 0; k < ADV_N_CLASSES; k++) g[k] = weight * (probs[k] - (k == p->target ? 1.0f : 0.0f));
@@ -576,7 +533,7 @@ double adv_stream_gradient(adv_stream *s, const adv_stream_params *p, const int6
     double loss = 0;
     for (int b = 0; b < n; b++) {
         probe *pr = probe_at(s, (ends16[b] + s->P16 / 2) / s->P16 * s->P16);   /* the probe it stands for */
-        loss += window_step(s, s->clf[b], pr, ends16[b], p, w * pr->mult);
+        loss += window_step(s, s->clf[b % s->cfg.batch], pr, ends16[b], p, w);   /* forward and backward in one call */
     }
     if (p->method == ADV_MSCW) {
         /* the multi-scale loss at 16 kHz (the paper's durations) over the free region and some context */
@@ -645,17 +602,6 @@ int adv_stream_iterate(adv_stream *s, const adv_stream_params *p)
     }
     long k0, k1;
     adv_stream_gradient(s, p, ends, B, &k0, &k1);
-    if (s->cfg.adapt > 1) {
-        /* dual ascent on each window's weight: up while it falls short of the margin, down (slower)
-         * once it holds, so the distance term rules wherever the windows are safe */
-        const float up = (float)s->cfg.adapt, down = 1.0f / sqrtf(up);
-        for (int b = 0; b < B; b++) {
-            probe *pr = probe_at(s, (ends[b] + s->P16 / 2) / s->P16 * s->P16);
-            pr->mult *= pr->margin < p->margin ? up : down;
-            if (pr->mult > 100) pr->mult = 100;
-            if (pr->mult < 0.01f) pr->mult = 0.01f;
-        }
-    }
     update(s, k0, k1, p->lr, p->eps);
     s->iterations++;
     return 1;
@@ -685,6 +631,20 @@ void adv_stream_reset_free(adv_stream *s)
     s->active = 0;
 }
 
+/* hm over [i0, i1) for the perturbation p as it stands (no clamp to eps: p is what plays). */
+static void hear_as_set(adv_stream *s, long i0, long i1)
+{
+    const int C = s->C;
+    for (long i = i0; i < i1; i++) {
+        float acc = 0;
+        for (int c = 0; c < C; c++) {
+            float h = s->x[(size_t)i * C + c] + s->p[i];
+            acc += h > 1.0f ? 1.0f : (h < -1.0f ? -1.0f : h);
+        }
+        s->hm[i] = C == 1 ? acc : acc / (float)C;
+    }
+}
+
 int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
 {
     if (s->end - s->commit < s->S) return 0;
@@ -704,17 +664,8 @@ int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
             float v = i < ramp ? last * (float)(0.5 + 0.5 * cos(M_PI * (i + 1) / (double)ramp)) : 0.0f;
             s->p[i0 + i] = v;
         }
-        const int C = s->C;
-        for (long i = i0; i < i0 + n; i++) {
-            float acc = 0;
-            for (int c = 0; c < C; c++) {
-                float h = s->x[(size_t)i * C + c] + s->p[i];
-                acc += h > 1.0f ? 1.0f : (h < -1.0f ? -1.0f : h);
-            }
-            s->hm[i] = C == 1 ? acc : acc / (float)C;
-        }
+        hear_as_set(s, i0, i0 + n);
     }
-    memcpy(pert, s->p + i0, sizeof(float) * (size_t)n);
     /* the windows ending in this segment are final: report them */
     const int64_t c16 = to16(s, s->commit), e16 = c16 + s->S16;
     int silent = 0, votes[ADV_N_CLASSES] = {0};
@@ -723,6 +674,7 @@ int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
     double psum = 0;
     for (int64_t e = (c16 / s->P16 + 1) * s->P16; e <= e16; e += s->P16) {
         probe *pr = probe_at(s, e);
+        if (!pr->checked && !pr->silent) pr->silent = window_silent(s, e);   /* never picked: look now */
         if (pr->silent) { silent++; continue; }
         seg->windows++;
         if (pr->checked && pr->margin > 0) seg->hits++;
@@ -734,6 +686,13 @@ int adv_stream_commit(adv_stream *s, float *pert, adv_stream_segment *seg)
         if (mg < seg->min_margin) seg->min_margin = mg;
         psum += pr->ptarget;
     }
+    if (s->active && seg->windows == 0 && silent > 0) {
+        /* every window ending here hears only silence: nothing is added to it (later windows'
+         * gradients may have reached it) */
+        memset(s->p + i0, 0, sizeof(float) * (size_t)n);
+        hear_as_set(s, i0, i0 + n);
+    }
+    memcpy(pert, s->p + i0, sizeof(float) * (size_t)n);
     seg->mean_target_prob = seg->windows ? (float)(psum / seg->windows) : 0;
     seg->heard_class = -1;
     for (int k = 0; k < ADV_N_CLASSES; k++)

@@ -9,6 +9,7 @@
 #include "advinst/outfile.h"
 #include "advinst/progress.h"
 #include "advinst/resample.h"
+#include "advinst/rng.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -26,47 +27,15 @@
 #include <fluidsynth.h>
 #endif
 
-#define SR 16000         /* output rate */
-#define FLUID_SR 48000   /* fluidsynth renders here (no aliasing of pitched-up samples), then 3:1 */
-#define MAX_SF 3
+#include "recchain.h"
+#include "sampler.h"
+#include "synth_dsp.h"
 
-enum { C_ACCORDION, C_AC_GUITAR, C_BASS_DRUM, C_BASS_GUITAR, C_EL_GUITAR, C_FEMALE, C_GLOCK, C_GONG,
-       C_HARMONICA, C_HIHAT, C_MALE, C_MARIMBA };
+#define FLUID_SR 48000   /* fluidsynth renders here (no aliasing of pitched-up samples), then 3:1 */
+#define MAX_SF 6
 
 /* Default clips per class: 799 in all, 49-75 per class, like the paper's FSDKaggle2019 subset. */
-static const int default_counts[ADV_NUM_CLASSES] = {63, 75, 66, 71, 72, 64, 49, 68, 64, 66, 66, 75};
-
-/* ---- random numbers ------------------------------------------------------------------------ */
-
-typedef struct { uint64_t s; } rng;
-
-static uint64_t rnext(rng *r)
-{
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double runif(rng *r) { return (double)(rnext(r) >> 11) * (1.0 / 9007199254740992.0); }
-static double rrange(rng *r, double a, double b) { return a + (b - a) * runif(r); }
-static int rint_in(rng *r, int lo, int hi) { return lo + (int)(rnext(r) % (uint64_t)(hi - lo + 1)); }
-static int rchance(rng *r, double p) { return runif(r) < p; }
-static double rnorm(rng *r)
-{
-    double u = runif(r), v = runif(r);
-    return sqrt(-2.0 * log(u + 1e-300)) * cos(2 * M_PI * v);
-}
-static int rpick(rng *r, const double *w, int n)
-{
-    double sum = 0;
-    for (int i = 0; i < n; i++) sum += w[i];
-    double x = runif(r) * sum;
-    for (int i = 0; i < n; i++) {
-        if (x < w[i]) return i;
-        x -= w[i];
-    }
-    return n - 1;
-}
+static const int default_counts[ADV_N_CLASSES] = {63, 75, 66, 71, 72, 64, 49, 68, 64, 66, 66, 75};
 
 /* Independent stream per clip, a function of (seed, class, index) only. */
 static rng clip_rng(uint64_t seed, int cls, long index)
@@ -78,102 +47,6 @@ static rng clip_rng(uint64_t seed, int cls, long index)
     return r;
 }
 
-static double midi_hz(double m) { return 440.0 * pow(2.0, (m - 69.0) / 12.0); }
-static double db(double x) { return pow(10.0, x / 20.0); }
-
-/* ---- growing mono buffer at 16 kHz --------------------------------------------------------- */
-
-typedef struct { float *x; long n; } buf;
-
-static int buf_alloc(buf *b, long n)
-{
-    b->x = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
-    b->n = n;
-    return b->x ? 0 : adv_fail("out of memory");
-}
-
-/* Adds src (scaled) into dst at offset, growing dst if needed. */
-static int buf_mix(buf *dst, long off, const float *src, long n, float gain)
-{
-    if (off < 0) off = 0;
-    if (off + n > dst->n) {
-        float *x = realloc(dst->x, (size_t)(off + n) * sizeof(float));
-        if (!x) return adv_fail("out of memory");
-        memset(x + dst->n, 0, (size_t)(off + n - dst->n) * sizeof(float));
-        dst->x = x;
-        dst->n = off + n;
-    }
-    for (long i = 0; i < n; i++) dst->x[off + i] += gain * src[i];
-    return 0;
-}
-
-static float peak_of(const float *x, long n)
-{
-    float p = 0;
-    for (long i = 0; i < n; i++) p = fmaxf(p, fabsf(x[i]));
-    return p;
-}
-
-static double rms_of(const float *x, long n)
-{
-    double s = 0;
-    for (long i = 0; i < n; i++) s += (double)x[i] * x[i];
-    return n > 0 ? sqrt(s / (double)n) : 0;
-}
-
-/* Resamples x (n samples) from rate_in to 16 kHz; rate_in is rounded to a multiple of 400 Hz so the
- * polyphase filter stays small (this doubles as a pitch/speed change when rate_in is not the
- * true rate). Returns a malloc'd buffer. */
-static int to_16k(const float *x, long n, double rate_in, buf *out)
-{
-    int r_in = (int)lround(rate_in / 400.0) * 400;
-    if (r_in < 400) r_in = 400;
-    adv_resampler *r = adv_resampler_create(r_in, SR, n);
-    if (!r) return -1;
-    if (buf_alloc(out, adv_resampler_output_length(r)) < 0) { adv_resampler_free(r); return -1; }
-    adv_resampler_forward(r, x, out->x);
-    adv_resampler_free(r);
-    return 0;
-}
-
-/* ---- simple filters ------------------------------------------------------------------------ */
-
-typedef struct { double b0, b1, b2, a1, a2, z1, z2; } biquad;
-
-/* RBJ cookbook designs. type: 0 lowpass, 1 highpass, 2 bandpass (0 dB peak), 3 peaking (gain_db). */
-static biquad bq_design(int type, double f, double q, double gain_db)
-{
-    biquad b = {0};
-    if (f > 0.45 * SR) f = 0.45 * SR;
-    double w = 2 * M_PI * f / SR, c = cos(w), s = sin(w), al = s / (2 * q);
-    double A = pow(10.0, gain_db / 40.0), a0;
-    switch (type) {
-    case 0: b.b0 = (1 - c) / 2; b.b1 = 1 - c; b.b2 = (1 - c) / 2; a0 = 1 + al; b.a1 = -2 * c; b.a2 = 1 - al; break;
-    case 1: b.b0 = (1 + c) / 2; b.b1 = -(1 + c); b.b2 = (1 + c) / 2; a0 = 1 + al; b.a1 = -2 * c; b.a2 = 1 - al; break;
-    case 2: b.b0 = al; b.b1 = 0; b.b2 = -al; a0 = 1 + al; b.a1 = -2 * c; b.a2 = 1 - al; break;
-    default:
-        b.b0 = 1 + al * A; b.b1 = -2 * c; b.b2 = 1 - al * A;
-        a0 = 1 + al / A; b.a1 = -2 * c; b.a2 = 1 - al / A;
-        break;
-    }
-    b.b0 /= a0; b.b1 /= a0; b.b2 /= a0; b.a1 /= a0; b.a2 /= a0;
-    return b;
-}
-
-static inline double bq_run(biquad *b, double x)
-{
-    double y = b->b0 * x + b->z1;
-    b->z1 = b->b1 * x - b->a1 * y + b->z2;
-    b->z2 = b->b2 * x - b->a2 * y;
-    return y;
-}
-
-static void bq_apply(biquad b, float *x, long n)
-{
-    for (long i = 0; i < n; i++) x[i] = (float)bq_run(&b, x[i]);
-}
-
-/* ---- sources ------------------------------------------------------------------------------- */
 
 typedef struct {
     float *x;     /* mono, native rate */
@@ -203,6 +76,11 @@ struct adv_synth {
     int n_sf;
     char *sf_path[MAX_SF];
     const char *sf_name[MAX_SF];
+    int sf_drum[MAX_SF];              /* 1: a drum-kit soundfont (its preset 0:0 is a GM-mapped kit) */
+    int gm[MAX_SF], n_gm;             /* indices of the General MIDI soundfonts */
+    int drumfont[MAX_SF], n_drumfont; /* indices of the drum-kit soundfonts */
+    sampler_set sampler;              /* recorded instruments from npm */
+    unsigned char codec_ok[REC_N_CODECS];
     sample_set sets[N_SETS];
     int n_kits;
     int have_espeak;
@@ -211,12 +89,18 @@ struct adv_synth {
     char *sources;
 };
 
-static const char *const sf_files[MAX_SF][3] = {
-    /* name, file, subdirectory of the default location */
-    {"FluidR3_GM", "FluidR3_GM.sf2", "sf2"},
-    {"MuseScore_General_Full", "MuseScore_General_Full.sf3", "sf3"},
-    {"TimGM6mb", "TimGM6mb.sf2", "sf2"},
+static const char *const sf_files[MAX_SF][4] = {
+    /* name, file, subdirectory of the default location, kind */
+    {"FluidR3_GM", "FluidR3_GM.sf2", "sf2", "gm"},
+    {"MuseScore_General_Full", "MuseScore_General_Full.sf3", "sf3", "gm"},
+    {"TimGM6mb", "TimGM6mb.sf2", "sf2", "gm"},
+    {"Csound_sf_GMbank", "sf_GMbank.sf2", "sf2", "gm"},
+    {"AVL_Black_Pearl_4", "Black_Pearl_4_LV2.sf2", "sf2", "drum"},
+    {"AVL_Red_Zeppelin_4", "Red_Zeppelin_4_LV2.sf2", "sf2", "drum"},
 };
+
+/* A General MIDI soundfont, uniformly. */
+static int pick_gm(const adv_synth *s, rng *r) { return s->gm[rint_in(r, 0, s->n_gm - 1)]; }
 
 static char *find_soundfont(const char *dir, int k)
 {
@@ -438,11 +322,14 @@ adv_synth *adv_synth_create(const adv_render_options *o)
         if (o->small && k != 2) continue;
         char *p = find_soundfont(o->soundfont_dir, k);
         if (p) {
+            s->sf_drum[s->n_sf] = !strcmp(sf_files[k][3], "drum");
+            if (s->sf_drum[s->n_sf]) s->drumfont[s->n_drumfont++] = s->n_sf;
+            else s->gm[s->n_gm++] = s->n_sf;
             s->sf_path[s->n_sf] = p;
             s->sf_name[s->n_sf++] = sf_files[k][0];
         }
     }
-    if (s->n_sf == 0) {
+    if (s->n_gm == 0) {
         adv_fail("no soundfont found in %s (install timgm6mb-soundfont, or fluid-soundfont-gm / "
                  "musescore-general-soundfont)", o->soundfont_dir ? o->soundfont_dir : "/usr/share/sounds/sf2, sf3");
         adv_synth_free(s);
@@ -456,7 +343,9 @@ adv_synth *adv_synth_create(const adv_render_options *o)
     if (!o->small) {
         load_drumkits(s, o->drumkit_dir ? o->drumkit_dir : "/usr/share/hydrogen/data/drumkits");
         s->have_espeak = have_program("espeak-ng --version");
+        if (sampler_load(&s->sampler, o->samples_dir) < 0) { adv_synth_free(s); return NULL; }
     }
+    for (int k = 0; k < REC_N_CODECS; k++) s->codec_ok[k] = (unsigned char)rec_codec_supported(k);
     s->n_workers = s->opt.threads;
     s->w = calloc((size_t)s->n_workers, sizeof *s->w);
     if (!s->w) { adv_fail("out of memory"); adv_synth_free(s); return NULL; }
@@ -471,6 +360,12 @@ adv_synth *adv_synth_create(const adv_render_options *o)
     fprintf(f, "drumkits %d kits: %d kick, %d hi-hat, %d cymbal samples\n", s->n_kits,
             s->sets[SET_KICK].n, s->sets[SET_HAT].n, s->sets[SET_CYMBAL].n);
     fprintf(f, "espeak-ng %s\n", s->have_espeak ? "yes" : "no");
+    for (int i = 0; i < s->sampler.n; i++)
+        fprintf(f, "recorded %s: %d notes (%s)\n", s->sampler.inst[i].name, s->sampler.inst[i].n,
+                adv_class_names[s->sampler.inst[i].cls]);
+    fprintf(f, "codecs");
+    for (int k = 0; k < REC_N_CODECS; k++) fprintf(f, " %s %s", rec_codec_name(k), s->codec_ok[k] ? "yes" : "no");
+    fputc('\n', f);
     fprintf(f, "synthesis singing-voice gong kick hi-hat (always)\n");
     fclose(f);
     return s;
@@ -482,6 +377,7 @@ void adv_synth_free(adv_synth *s)
     for (int i = 0; s->w && i < s->n_workers; i++) worker_free(&s->w[i]);
     free(s->w);
     for (int k = 0; k < s->n_sf; k++) free(s->sf_path[k]);
+    sampler_free(&s->sampler);
     for (int t = 0; t < N_SETS; t++) {
         for (int i = 0; i < s->sets[t].n; i++) { free(s->sets[t].s[i].x); free(s->sets[t].s[i].name); }
         free(s->sets[t].s);
@@ -493,10 +389,6 @@ void adv_synth_free(adv_synth *s)
 const char *adv_synth_sources(const adv_synth *s) { return s->sources ? s->sources : ""; }
 
 /* ---- event sequences for fluidsynth ------------------------------------------------------ */
-
-enum { EV_OFF, EV_ON, EV_BEND, EV_CC };
-typedef struct { double t; int type, chan, a, b, order; } event;
-typedef struct { event *e; int n, cap; } seq;
 
 static void seq_add(seq *q, double t, int type, int chan, int a, int b)
 {
@@ -550,7 +442,8 @@ static int fluid_render(adv_synth *s, worker *w, int k, int bank, int prog, seq 
     int rc = 0;
     if (id == FLUID_FAILED) { delete_fluid_synth(fs); return adv_fail("fluidsynth: cannot share %s", s->sf_name[k]); }
     fluid_synth_set_interp_method(fs, -1, FLUID_INTERP_7THORDER);
-    int drum = bank == 128;
+    int drum = bank == 128 || s->sf_drum[k];
+    if (s->sf_drum[k]) bank = prog = 0;
     for (int c = 0; c < 16 && rc == 0; c++) {
         if (drum && c != 9) continue;
         if (!drum && c == 9) continue;
@@ -735,7 +628,7 @@ static void add_vibrato(seq *q, double t, double len, double rate, int depth, in
 static int render_tonal(adv_synth *s, worker *w, rng *r, int cls, double dur, buf *out)
 {
     tonal_spec sp = tonal(cls);
-    int k = rint_in(r, 0, s->n_sf - 1);
+    int k = pick_gm(s, r);
     int prog = sp.progs[rint_in(r, 0, sp.nprogs - 1)];
     if (cls == C_MARIMBA && prog == 13) { sp.lo = 65; sp.hi = 100; }
     key_ctx key = random_key(r, 60, 170);
@@ -844,7 +737,13 @@ static int render_tonal(adv_synth *s, worker *w, rng *r, int cls, double dur, bu
         if (q.e[i].t > end) q.e[i].t = end;
     double tail = sp.plucked ? rrange(r, 0.3, 1.5) : rrange(r, 0.15, 0.5);
     if (cls == C_GLOCK || cls == C_MARIMBA) tail += 0.5;
-    int rc = fluid_render(s, w, k, 0, prog, &q, fmax(seq_end(&q), end) + tail, out);
+    /* a real recorded instrument plays the same notes in 25-45 % of the clips where there is one */
+    const sampled_inst *real = sampler_for_class(&s->sampler, cls);
+    int rc;
+    if (real && rchance(r, cls == C_ACCORDION ? 0.25 : 0.45))
+        rc = sampler_play(real, &q, fmax(seq_end(&q), end) + tail, sp.plucked ? rrange(r, 0.15, 0.6) : rrange(r, 0.05, 0.2), out);
+    else
+        rc = fluid_render(s, w, k, 0, prog, &q, fmax(seq_end(&q), end) + tail, out);
     free(q.e);
     return rc;
 }
@@ -942,18 +841,20 @@ static int render_drum(adv_synth *s, worker *w, rng *r, int cls, double dur, buf
     hit h[512];
     int nh = drum_pattern(r, cls, dur, h, 512);
     const sample_set *set = &s->sets[cls == C_BASS_DRUM ? SET_KICK : SET_HAT];
-    double wt[3] = {set->n ? 0.5 : 0, 0.35, set->n ? 0.15 : 0.3};   /* samples, soundfont, synthesis */
+    double wt[3] = {set->n ? 0.45 : 0, s->n_drumfont ? 0.45 : 0.35, set->n ? 0.10 : 0.3};   /* samples, soundfont, synthesis */
     int src = rpick(r, wt, 3);
     int rc = 0;
     if (src == 1) {
         static const int kits[] = {0, 8, 16, 24, 25, 32, 40, 48};
         seq q = {0};
         int key[2];
+        int k = s->n_drumfont && rchance(r, 0.5) ? s->drumfont[rint_in(r, 0, s->n_drumfont - 1)] : pick_gm(s, r);
         if (cls == C_BASS_DRUM) { key[0] = rchance(r, 0.5) ? 35 : 36; key[1] = 71 - key[0]; }
         else { key[0] = rchance(r, 0.8) ? 42 : 44; key[1] = 46; }
+        if (cls == C_BASS_DRUM && s->sf_drum[k]) key[0] = key[1] = 36;   /* the AVL kits have no 35 */
         for (int i = 0; i < nh; i++)
             seq_note(&q, h[i].t, 0.2, 9, key[h[i].variant], (int)(20 + 107 * h[i].amp));
-        rc = fluid_render(s, w, rint_in(r, 0, s->n_sf - 1), 128, kits[rint_in(r, 0, 7)], &q,
+        rc = fluid_render(s, w, k, 128, kits[rint_in(r, 0, 7)], &q,
                           seq_end(&q) + rrange(r, 0.4, 1.5), out);
         free(q.e);
         return rc;
@@ -1075,7 +976,7 @@ static int gong_cymbal(adv_synth *s, worker *w, rng *r, const hit *h, int nh, do
     for (int j = 0; j < nh; j++)   /* the times shrink by speed so that they land right after slowing */
         seq_note(&q, h[j].t * speed, 2.0, 9, notes[rint_in(r, 0, 5)], (int)(30 + 97 * h[j].amp));
     w->speed = speed;
-    int rc = fluid_render(s, w, rint_in(r, 0, s->n_sf - 1), 128, 0, &q, seconds * speed, out);
+    int rc = fluid_render(s, w, pick_gm(s, r), 128, 0, &q, seconds * speed, out);
     free(q.e);
     return rc;
 }
@@ -1241,7 +1142,7 @@ static int sing_soundfont(adv_synth *s, worker *w, rng *r, int female, const sun
     int vel = rint_in(r, 60, 115);
     for (int i = 0; i < nv; i++) seq_note(&q, v[i].t, v[i].dur * rrange(r, 0.95, 1.05), 0, v[i].midi, vel + rint_in(r, -8, 8));
     seq_add(&q, 0, EV_CC, 0, 1, rint_in(r, 0, 80));
-    int rc = fluid_render(s, w, rint_in(r, 0, s->n_sf - 1), 0, progs[rpick(r, pw, 4)], &q, seconds, out);
+    int rc = fluid_render(s, w, pick_gm(s, r), 0, progs[rpick(r, pw, 4)], &q, seconds, out);
     free(q.e);
     if (rc < 0) return rc;
     const double (*tab)[3] = female ? formant_f : formant_m;
@@ -1333,113 +1234,6 @@ static int render_voice(adv_synth *s, worker *w, rng *r, int female, double dur,
     return rc;
 }
 
-/* ---- augmentation -------------------------------------------------------------------------- */
-
-/* Feedback delay network reverb (8 lines, Hadamard mixing, damped loops), seeded room. */
-static int reverb(rng *r, buf *b)
-{
-    enum { L = 8 };
-    double rt60 = exp(rrange(r, log(0.2), log(2.5))), wet = rrange(r, 0.05, 0.45), damp = rrange(r, 0.1, 0.6);
-    long tail = (long)(fmin(rt60 * 0.7, 2.0) * SR), pre = (long)(rrange(r, 0, 0.03) * SR);
-    float zero = 0;
-    if (buf_mix(b, b->n + tail - 1, &zero, 1, 0) < 0) return -1;
-    long len[L], pos[L] = {0};
-    float *line[L];
-    double g[L], lp[L] = {0}, sign[L];
-    for (int i = 0; i < L; i++) {
-        len[i] = (long)(SR * rrange(r, 0.011, 0.045) * (1 + 0.15 * i));
-        g[i] = pow(10.0, -3.0 * (double)len[i] / (rt60 * SR));
-        sign[i] = rchance(r, 0.5) ? 1 : -1;
-        line[i] = calloc((size_t)len[i], sizeof(float));
-    }
-    float *dry = malloc((size_t)b->n * sizeof(float));
-    int rc = dry ? 0 : adv_fail("out of memory");
-    for (int i = 0; i < L; i++) if (!line[i]) rc = adv_fail("out of memory");
-    if (rc == 0) {
-        memcpy(dry, b->x, (size_t)b->n * sizeof(float));
-        double norm = 1.0 / sqrt(L);
-        for (long n = 0; n < b->n; n++) {
-            double in = n >= pre ? dry[n - pre] : 0, m[L], y = 0;
-            for (int i = 0; i < L; i++) {
-                double o = line[i][pos[i]];
-                y += sign[i] * o;
-                m[i] = lp[i] = (1 - damp) * o + damp * lp[i];   /* high frequencies die sooner */
-            }
-            for (int h = 1; h < L; h <<= 1)   /* fast Walsh-Hadamard transform: lossless mixing */
-                for (int i = 0; i < L; i += 2 * h)
-                    for (int j = i; j < i + h; j++) {
-                        double a = m[j], c = m[j + h];
-                        m[j] = a + c;
-                        m[j + h] = a - c;
-                    }
-            for (int i = 0; i < L; i++) {
-                line[i][pos[i]] = (float)(in + g[i] * norm * m[i]);
-                if (++pos[i] == len[i]) pos[i] = 0;
-            }
-            b->x[n] = (float)(dry[n] + wet * y * norm);
-        }
-    }
-    for (int i = 0; i < L; i++) free(line[i]);
-    free(dry);
-    return rc;
-}
-
-/* Room, EQ, level and noise, then trimming: what makes one clip differ from the next beyond the
- * instrument itself. */
-static int augment(rng *r, buf *b, double min_s, double max_s)
-{
-    /* tone: a tilt (shelf around 1 kHz), sometimes a small-speaker high-pass or a dull low-pass */
-    double tilt = rrange(r, -6, 6);
-    bq_apply(bq_design(3, 1000, 0.3, tilt), b->x, b->n);
-    if (rchance(r, 0.3)) bq_apply(bq_design(1, rrange(r, 60, 250), 0.7, 0), b->x, b->n);
-    if (rchance(r, 0.25)) bq_apply(bq_design(0, rrange(r, 2500, 7000), 0.7, 0), b->x, b->n);
-    if (rchance(r, 0.3)) bq_apply(bq_design(3, rrange(r, 200, 5000), rrange(r, 0.7, 3), rrange(r, -8, 8)), b->x, b->n);
-    if (rchance(r, 0.75) && reverb(r, b) < 0) return -1;
-    /* trim the silent end (keeps at least min_s), cap the length */
-    float p = peak_of(b->x, b->n);
-    if (!(p > 0)) return adv_fail("internal: rendered a silent clip");
-    long end = b->n;
-    while (end > 0 && fabsf(b->x[end - 1]) < p * 1e-3f) end--;
-    end += SR / 20;
-    long lo = (long)(min_s * SR), hi = (long)(max_s * SR);
-    if (end < lo) end = lo;
-    if (end > hi) end = hi;
-    if (end > b->n) buf_mix(b, end - 1, &(float){0}, 1, 0);
-    b->n = end;
-    long fade = SR / 20 < b->n / 4 ? SR / 20 : b->n / 4;
-    for (long i = 0; i < fade; i++) b->x[b->n - 1 - i] *= (float)i / fade;
-    for (long i = 0; i < 32 && i < b->n; i++) b->x[i] *= (float)i / 32;
-    /* background: pink, white or brown noise 25-60 dB under the signal, sometimes mains hum */
-    double sig = rms_of(b->x, b->n);
-    if (rchance(r, 0.75)) {
-        int type = rint_in(r, 0, 2);
-        double lvl = sig * db(-rrange(r, 25, 60)), s0 = 0, s1 = 0, s2 = 0, br = 0;
-        for (long i = 0; i < b->n; i++) {
-            double w = rnorm(r), x;
-            if (type == 0) {   /* pink: Kellet's economy filter */
-                s0 = 0.99765 * s0 + w * 0.0990460;
-                s1 = 0.96300 * s1 + w * 0.2965164;
-                s2 = 0.57000 * s2 + w * 1.0526913;
-                x = (s0 + s1 + s2 + w * 0.1848) * 0.25;
-            } else if (type == 1) x = w;
-            else { br = 0.995 * br + 0.1 * w; x = br; }
-            b->x[i] += (float)(lvl * x);
-        }
-    }
-    if (rchance(r, 0.08)) {
-        double f = rchance(r, 0.5) ? 50 : 60, lvl = sig * db(-rrange(r, 35, 55));
-        for (long i = 0; i < b->n; i++) {
-            double t = (double)i / SR;
-            b->x[i] += (float)(lvl * (sin(2 * M_PI * f * t) + 0.5 * sin(6 * M_PI * f * t) + 0.3 * sin(10 * M_PI * f * t)));
-        }
-    }
-    /* level: peak at -30 .. -3 dBFS */
-    p = peak_of(b->x, b->n);
-    float g = (float)(db(rrange(r, -30, -3)) / p);
-    for (long i = 0; i < b->n; i++) b->x[i] *= g;
-    return 0;
-}
-
 /* ---- clips and data set -------------------------------------------------------------------- */
 
 static double clip_duration(rng *r, int cls, double lo, double hi)
@@ -1459,7 +1253,7 @@ int adv_synth_render_clip(adv_synth *s, int worker_index, int cls, long index, f
 {
     *out = NULL;
     *frames = 0;
-    if (cls < 0 || cls >= ADV_NUM_CLASSES || worker_index < 0 || worker_index >= s->n_workers)
+    if (cls < 0 || cls >= ADV_N_CLASSES || worker_index < 0 || worker_index >= s->n_workers)
         return adv_fail("render: bad class %d or worker %d", cls, worker_index);
     worker *w = &s->w[worker_index];
     w->speed = 1.0;
@@ -1473,7 +1267,7 @@ int adv_synth_render_clip(adv_synth *s, int worker_index, int cls, long index, f
     case C_FEMALE: case C_MALE: rc = render_voice(s, w, &r, cls == C_FEMALE, dur, &b); break;
     default: rc = render_tonal(s, w, &r, cls, dur, &b); break;
     }
-    if (rc == 0) rc = augment(&r, &b, s->opt.min_seconds, s->opt.max_seconds);
+    if (rc == 0) rc = rec_chain(&r, &b, cls, s->opt.min_seconds, s->opt.max_seconds, s->codec_ok);
     if (rc < 0) {
         free(b.x);
         char msg[512];
@@ -1547,11 +1341,11 @@ int adv_render_dataset(const char *out_dir, const adv_render_options *o, int for
     adv_dataset ds;
     adv_dataset_init(&ds);
     long total = 0;
-    for (int c = 0; c < ADV_NUM_CLASSES; c++) total += adv_render_class_count(o, c);
+    for (int c = 0; c < ADV_N_CLASSES; c++) total += adv_render_class_count(o, c);
     j.cls = malloc((size_t)(total + 1) * sizeof *j.cls);
     j.idx = malloc((size_t)(total + 1) * sizeof *j.idx);
     if (!j.cls || !j.idx) { adv_fail("out of memory"); goto done; }
-    for (int c = 0; c < ADV_NUM_CLASSES; c++)
+    for (int c = 0; c < ADV_N_CLASSES; c++)
         for (long i = 0; i < adv_render_class_count(o, c); i++) {
             char name[64];
             snprintf(name, sizeof name, "%s_%03ld.wav", adv_class_names[c], i);
@@ -1605,4 +1399,14 @@ done:
     adv_dataset_free(&ds);
     adv_synth_free(s);
     return rc;
+}
+
+const char *adv_default_samples_dir(void)
+{
+#ifdef ADVINST_SOURCE_DIR
+    static const char dir[] = ADVINST_SOURCE_DIR "/data/samples";
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return dir;
+#endif
+    return NULL;
 }

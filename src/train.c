@@ -1,5 +1,6 @@
 /* Training loop, checkpoints, validation and evaluation tallies. See train.h. */
 #include "advinst/train.h"
+#include "train_recipe.h"
 #include "advinst/audio.h"
 #include "advinst/error.h"
 #include "advinst/outfile.h"
@@ -153,16 +154,21 @@ int adv_train_windows(int frames)
 void adv_eval_add(adv_eval *ev, int truth, const float *logits)
 {
     float probs[ADV_N_CLASSES];
-    adv_softmax(ADV_N_CLASSES, logits, probs);
-    int best = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++) if (probs[k] > probs[best]) best = k;
+    adv_softmax_temperature(ev->temperature, logits, probs);
+    int best = adv_most_likely(probs);
     ev->clips++;
     ev->correct += best == truth;
     ev->mean_confidence += probs[best];
-    ev->loss += adv_cross_entropy(1, ADV_N_CLASSES, logits, &truth, NULL);
+    ev->loss += -log(fmax((double)probs[truth], 1e-30));
     ev->confusion[best][truth]++;
     ev->per_class_total[truth]++;
     ev->per_class_correct[truth] += best == truth;
+    int b = (int)(probs[best] * ADV_CALIBRATION_BINS);
+    if (b >= ADV_CALIBRATION_BINS) b = ADV_CALIBRATION_BINS - 1;
+    ev->bin_count[b]++;
+    ev->bin_confidence[b] += probs[best];
+    ev->bin_correct[b] += best == truth;
+    if (best != truth) { ev->wrong++; ev->wrong_confidence += probs[best]; }
 }
 
 void adv_eval_finish(adv_eval *ev)
@@ -171,6 +177,15 @@ void adv_eval_finish(adv_eval *ev)
     ev->accuracy = (double)ev->correct / ev->clips;
     ev->mean_confidence /= ev->clips;
     ev->loss /= ev->clips;
+    ev->ece = 0;
+    for (int b = 0; b < ADV_CALIBRATION_BINS; b++) {
+        ev->ece += fabs(ev->bin_correct[b] - ev->bin_confidence[b]) / (double)ev->clips;
+        if (ev->bin_count[b]) {
+            ev->bin_confidence[b] /= ev->bin_count[b];
+            ev->bin_correct[b] /= ev->bin_count[b];
+        }
+    }
+    if (ev->wrong) ev->wrong_confidence /= ev->wrong;
 }
 
 void adv_eval_confusion_normalised(const adv_eval *ev, double out[ADV_N_CLASSES][ADV_N_CLASSES])
@@ -194,22 +209,41 @@ static void normalise_padded(const float *db, int T, const float *mean, const fl
 
 int adv_evaluate_spectra(adv_model *m, const adv_spectra *sp, int split, adv_eval *ev)
 {
+    return adv_evaluate_spectra_logits(m, sp, split, ev, NULL, NULL);
+}
+
+int adv_evaluate_spectra_logits(adv_model *m, const adv_spectra *sp, int split, adv_eval *ev, float *logits_out,
+                                int *index_out)
+{
     memset(ev, 0, sizeof *ev);
+    adv_net *net = NULL;   /* one workspace while the clips have the same length */
+    ev->temperature = adv_model_temperature(m);
+    long done = 0;
     for (int i = 0; i < sp->count; i++) {
         if (split >= 0 && sp->split[i] != split) continue;
         int T = sp->frames[i], Tp = T < ADV_MIN_FRAMES ? ADV_MIN_FRAMES : T;
         float *x = malloc(sizeof(float) * ADV_N_MELS * (size_t)Tp);
         int *src = malloc(sizeof(int) * (size_t)Tp);
-        adv_net *net = x && src ? adv_net_create(m, 1, Tp, 0, 0) : NULL;
-        if (!net) { free(x); free(src); return adv_fail("%s: cannot evaluate: %s", sp->name[i], adv_error()); }
+        if (net && adv_net_frames(net) != Tp) { adv_net_free(net); net = NULL; }
+        if (!net && x && src) net = adv_net_create(m, 1, Tp, 0, 0);
+        if (!net || !x || !src) {
+            const int oom = !x || !src;
+            adv_net_free(net);
+            free(x);
+            free(src);
+            return adv_fail("%s: cannot evaluate: %s", sp->name[i], oom ? "out of memory" : adv_error());
+        }
         normalise_padded(sp->db[i], T, m->fe_mean, m->fe_std, x, Tp, src);
         float logits[ADV_N_CLASSES];
         adv_net_forward(net, x, logits);
         adv_eval_add(ev, sp->label[i], logits);
-        adv_net_free(net);
+        if (logits_out) memcpy(logits_out + done * ADV_N_CLASSES, logits, sizeof logits);
+        if (index_out) index_out[done] = i;
+        done++;
         free(x);
         free(src);
     }
+    adv_net_free(net);
     adv_eval_finish(ev);
     return 0;
 }
@@ -224,6 +258,7 @@ void adv_train_options_default(adv_train_options *o)
     o->lr = 1e-3f;
     o->decay_epoch = 90;
     o->seed = 1;
+    o->calibrate = 1;
 }
 
 /* A well-mixed 64-bit seed for (seed, a, b): every random choice of training derives from one. */
@@ -339,7 +374,7 @@ static int write_log(const char *path, const char *text)
     if (!out) return -1;
     FILE *f = adv_outfile_stream(out);
     if (f) {
-        fputs("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds\n", f);
+        fputs("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds,valid_ece\n", f);
         fputs(text, f);
     }
     return adv_outfile_commit(out);   /* fails after any write error */
@@ -357,11 +392,12 @@ int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options 
     float *xb = malloc(sizeof(float) * (size_t)B * ADV_N_MELS * ADV_TRAIN_WINDOW);
     float *gl = malloc(sizeof(float) * (size_t)B * ADV_N_CLASSES), *logits = malloc(sizeof(float) * (size_t)B * ADV_N_CLASSES);
     int *labels = malloc(sizeof(int) * (size_t)B);
+    float *targets = malloc(sizeof(float) * (size_t)B * ADV_N_CLASSES);
     adv_net *net_full = NULL, *net_last = NULL;
     adv_adam adam = {0};
     char *log_text = NULL;
     size_t log_len = 0;
-    if (!train_idx || !clips || !xb || !gl || !logits || !labels) { adv_fail("out of memory"); goto done; }
+    if (!train_idx || !clips || !xb || !gl || !logits || !labels || !targets) { adv_fail("out of memory"); goto done; }
 
     long n_train = 0;
     for (int i = 0; i < sp->count; i++)
@@ -440,15 +476,17 @@ int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options 
                 labels[b] = sp->label[order[s * B + b]];
             }
             adv_net_set_rng(net, adv_rng_next(&brng));
+            int soft = recipe_active(o);
+            if (soft) recipe_batch(xb, nb, labels, targets, derive_seed(o->seed ^ 0xA0617E5ULL, (uint64_t)epoch, (uint64_t)s), o);
             adv_model_zero_grad(m);
             adv_net_forward(net, xb, logits);
-            float loss = adv_cross_entropy(nb, ADV_N_CLASSES, logits, labels, gl);
+            float loss = soft ? recipe_soft_cross_entropy(nb, logits, targets, gl)
+                              : adv_cross_entropy(nb, ADV_N_CLASSES, logits, labels, gl);
             adv_net_backward(net, gl, NULL);
             adv_adam_step(&adam, m->param_block, m->grad_block);
             loss_sum += (double)loss * nb;
             for (int b = 0; b < nb; b++) {
-                int best = 0;
-                for (int k = 1; k < ADV_N_CLASSES; k++) if (logits[b * ADV_N_CLASSES + k] > logits[b * ADV_N_CLASSES + best]) best = k;
+                int best = adv_most_likely(logits + b * ADV_N_CLASSES);
                 correct += best == labels[b];
             }
             seen += nb;
@@ -472,9 +510,9 @@ int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options 
         adv_eval ev;
         if (adv_evaluate_spectra(m, sp, ADV_SPLIT_VALID, &ev) != 0) goto done;
         char line[256];
-        snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.2f\n", epoch + 1, seen ? loss_sum / seen : 0,
+        snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.2f,%.4f\n", epoch + 1, seen ? loss_sum / seen : 0,
                  seen ? (double)correct / seen : 0, ev.clips ? ev.loss : NAN, ev.clips ? ev.accuracy : NAN,
-                 adv_now() - t0);
+                 adv_now() - t0, ev.clips ? ev.ece : NAN);
         if (append_text(&log_text, &log_len, line) != 0) goto done;
         if (o->log_path && write_log(o->log_path, log_text) != 0) goto done;
         epoch_tally none = {0, 0, 0};
@@ -497,6 +535,8 @@ int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options 
         char buf[64];
         adv_eval ev;
         if (adv_evaluate_spectra(m, sp, ADV_SPLIT_VALID, &ev) != 0) goto done;
+        if (o->calibrate && recipe_calibrate(m, sp) != 0) goto done;
+        if (recipe_active(o)) recipe_metadata(m, o);
         snprintf(buf, sizeof buf, "%d", o->epochs);
         adv_model_set_meta(m, "training.epochs", buf);
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->seed);
@@ -528,6 +568,7 @@ done:
     free(gl);
     free(logits);
     free(labels);
+    free(targets);
     free(log_text);
     return rc;
 }

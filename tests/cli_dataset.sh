@@ -30,6 +30,29 @@ grep -q -- "--force" "$work/err.txt" || { echo "FAIL: message should mention --f
 echo "fname,label,split" > "$work/ds/labels.csv"; echo "x.wav,piano,train" >> "$work/ds/labels.csv"
 expect 3 "check of a bad labels.csv" -- "$bin" dataset check "$work/ds"
 grep -q "labels.csv:2: unknown label" "$work/err.txt" || { echo "FAIL: check message"; cat "$work/err.txt"; fail=1; }
+# evaluate on a folder of recordings with a two-column labels.csv (FSDKaggle2019 spelling allowed)
+mkdir -p "$work/flat"
+cp "$work/ds/audio/gong_000.wav" "$work/flat/a.wav"; cp "$work/ds/audio/hi-hat_000.wav" "$work/flat/b b.wav"
+printf 'fname,label\na.wav,Gong\nb b.wav,hi-hat\n' > "$work/flat/labels.csv"
+expect 0 "evaluate a flat folder" -- "$bin" evaluate --data "$work/flat" --out "$work/flat-eval"
+grep -q "all clips, 2 clips" "$work/out.txt" && grep -q "ECE" "$work/out.txt" || { echo "FAIL: evaluate summary"; cat "$work/out.txt"; fail=1; }
+[ -s "$work/flat-eval/reliability.png" ] && [ -s "$work/flat-eval/confusion.png" ] || { echo "FAIL: evaluate figures"; fail=1; }
+[ "$(wc -l <"$work/flat-eval/predictions.csv")" = 3 ] && grep -q "^b b.wav,hi-hat," "$work/flat-eval/predictions.csv" ||
+    { echo "FAIL: predictions.csv"; cat "$work/flat-eval/predictions.csv"; fail=1; }
+expect 0 "evaluate --json, temperature 1" -- "$bin" evaluate --data "$work/flat" --json --temperature 1
+grep -q '"temperature":1,"ece":' "$work/out.txt" || { echo "FAIL: evaluate JSON"; cat "$work/out.txt"; fail=1; }
+expect 2 "bad --temperature" -- "$bin" evaluate --data "$work/flat" --temperature 0
+printf 'fname,label\na.wav,piano\n' > "$work/flat/labels.csv"
+expect 3 "flat folder, unknown label" -- "$bin" evaluate --data "$work/flat"
+grep -q 'labels.csv:2: unknown label "piano"' "$work/err.txt" || { echo "FAIL: flat label message"; cat "$work/err.txt"; fail=1; }
+# the held-out real recordings (Sonic Pi's, when sonic-pi-samples is installed)
+if [ -d /usr/share/sonic-pi/samples ]; then
+    expect 0 "heldout" -- "$bin" dataset heldout --out "$work/heldout" --samples-dir "$work/none"
+    grep -q "^total *0 *18" "$work/out.txt" || { echo "FAIL: heldout counts"; cat "$work/out.txt"; fail=1; }
+    expect 4 "heldout: existing output refused" -- "$bin" dataset heldout --out "$work/heldout"
+else
+    echo "cli_dataset: sonic-pi-samples not installed, dataset heldout not exercised"
+fi
 expect 3 "missing FSD csv" -- "$bin" dataset fsdkaggle2019 --csv "$work/none.csv" --audio "$work" --out "$work/fsd"
 ls "$work" | grep -q tmp- && { echo "FAIL: temporary directory left behind"; fail=1; }
 [ $fail = 0 ] && echo "cli_dataset: ok"

@@ -57,8 +57,7 @@ int live_classify(adv_classifier *c, const float *x, float *confidence)
     float logits[ADV_N_CLASSES], p[ADV_N_CLASSES];
     adv_classifier_forward(c, x, logits);
     adv_softmax(ADV_N_CLASSES, logits, p);
-    int b = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++) if (p[k] > p[b]) b = k;
+    int b = adv_most_likely(p);
     *confidence = p[b];
     return b;
 }

@@ -16,11 +16,12 @@ jackd_cleanup() {
 }
 trap jackd_cleanup EXIT
 
-# start_jackd LOG: a dummy server at 48 kHz, 512-frame periods; waits until clients can connect.
+# start_jackd LOG [PERIOD]: a dummy server at 48 kHz, PERIOD-frame periods (default 512); waits until
+# clients can connect.
 start_jackd() {
   for _ in $(seq 150); do jack_lsp -s "$SERVER" >/dev/null 2>&1 || break; sleep 0.2; done
   jack_lsp -s "$SERVER" >/dev/null 2>&1 && fail "a JACK server '$SERVER' is already running (another test run?)"
-  jackd -n "$SERVER" -d dummy -r 48000 -p 512 >>"$1" 2>&1 &
+  jackd -n "$SERVER" -d dummy -r 48000 -p "${2:-512}" >>"$1" 2>&1 &
   JACKD_PID=$!
   for _ in $(seq 100); do jack_lsp -s "$SERVER" >/dev/null 2>&1 && return 0; sleep 0.1; done
   fail "jackd did not start (see $1)"
@@ -31,6 +32,15 @@ kill_jackd() {
   kill "-$1" "$JACKD_PID"
   wait "$JACKD_PID" 2>/dev/null || true
   JACKD_PID=""
+}
+
+# stop_live: SIGTERM to advinst live, waits for it; fails unless it exits 0.
+stop_live() {
+  local code=0
+  kill -TERM "$LIVE_PID"
+  wait "$LIVE_PID" || code=$?
+  LIVE_PID=""
+  [ "$code" = 0 ] || fail "advinst live exited with $code after SIGTERM"
 }
 
 # wait_for FILE PATTERN SECONDS [COUNT]: until FILE has COUNT (default 1) lines matching the

@@ -17,6 +17,6 @@ for uri in https://advinst.invalid/plugins/advinst https://advinst.invalid/plugi
   info=$(LV2_PATH="$lv2dir" lv2info "$uri") || fail "lv2info $uri"
   echo "$info" | grep -q "Has latency:       yes" || fail "$uri: no reported latency"
   n=$(echo "$info" | sed -n '/^\tPresets:/,/^\tPort 0:/p' | grep -cE $'^\t +[a-z]')
-  [ "$n" -eq 6 ] || fail "$uri: $n presets, expected 6"
+  [ "$n" -eq 8 ] || fail "$uri: $n presets, expected 8"
 done
 echo "lv2_validate: OK"

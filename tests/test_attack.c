@@ -29,7 +29,7 @@ static float *make_clip(long frames, int channels, int rate, double f0)
         for (int c = 0; c < channels; c++) {
             double t = (double)f / rate;
             double v = 0.3 * sin(2 * M_PI * f0 * t) + 0.15 * sin(2 * M_PI * 2.01 * f0 * t + c) +
-                       0.08 * sin(2 * M_PI * 3.7 * f0 * t) + 0.02 * tu_rand_normal(&rng);
+                       0.08 * sin(2 * M_PI * 3.7 * f0 * t) + 0.02 * adv_rng_normal(&rng);
             x[f * channels + c] = (float)(v * (1.0 - 0.3 * c));
         }
     return x;
@@ -41,8 +41,7 @@ static int classify(adv_model *m, const float *x, long frames, int channels, int
     float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
     if (adv_classify_audio(m, &a, logits) != 0) return -1;
     adv_softmax(ADV_N_CLASSES, logits, probs);
-    int best = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++) if (probs[k] > probs[best]) best = k;
+    int best = adv_most_likely(probs);
     if (conf) *conf = probs[best];
     return best;
 }

@@ -19,15 +19,6 @@ static const char *dir;
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:vorbis_info_init\n"; }
 
-static const char *path_in(const char *name)
-{
-    static char buf[4][1200];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
-
 /* Number of directory entries whose name contains ".tmp.". */
 static int count_temp_files(const char *d)
 {
@@ -107,7 +98,7 @@ static void test_round_trip(void)
     adv_audio src;
     make_signal(&src, 44100);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *p = path_in(cases[i].file);
+        const char *p = tu_path(dir, cases[i].file);
         src.format = cases[i].format;
         int rc = adv_audio_write(p, &src);
         CHECK(rc == 0, "write %s: %s", cases[i].file, adv_error());
@@ -142,9 +133,9 @@ static void test_round_trip(void)
     c.samples[1] = -1.5f;
     c.samples[2] = 3.0f;
     c.samples[3] = 0.25f;
-    CHECK(adv_audio_write(path_in("clip.wav"), &c) == 0, "write clip: %s", adv_error());
+    CHECK(adv_audio_write(tu_path(dir, "clip.wav"), &c) == 0, "write clip: %s", adv_error());
     adv_audio d;
-    if (adv_audio_read(path_in("clip.wav"), &d) == 0) {
+    if (adv_audio_read(tu_path(dir, "clip.wav"), &d) == 0) {
         CHECK(d.samples[0] > 0.999f && d.samples[2] > 0.999f, "positive clip %g %g",
               d.samples[0], d.samples[2]);
         CHECK(d.samples[1] <= -0.999f, "negative clip %g", d.samples[1]);
@@ -158,8 +149,8 @@ static void test_round_trip(void)
     /* Overwriting an existing file replaces it. */
     make_signal(&c, 1000);
     c.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-    CHECK(adv_audio_write(path_in("rt16.wav"), &c) == 0, "overwrite: %s", adv_error());
-    if (adv_audio_read(path_in("rt16.wav"), &d) == 0) {
+    CHECK(adv_audio_write(tu_path(dir, "rt16.wav"), &c) == 0, "overwrite: %s", adv_error());
+    if (adv_audio_read(tu_path(dir, "rt16.wav"), &d) == 0) {
         CHECK(d.frames == 1000, "overwritten file has %ld frames", d.frames);
         adv_audio_free(&d);
     }
@@ -169,7 +160,7 @@ static void test_round_trip(void)
     mode_t mask = umask(0);
     umask(mask);
     struct stat st;
-    CHECK(stat(path_in("rt16.wav"), &st) == 0 && (st.st_mode & 0777) == (0666 & ~mask),
+    CHECK(stat(tu_path(dir, "rt16.wav"), &st) == 0 && (st.st_mode & 0777) == (0666 & ~mask),
           "mode %o", (unsigned)(st.st_mode & 0777));
     adv_audio_free(&src);
 }
@@ -178,7 +169,7 @@ static void test_memory(void)
 {
     const char *files[] = {"rtf.wav", "rt24.flac", "rt.ogg", "rt16.aiff"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        const char *p = path_in(files[i]);
+        const char *p = tu_path(dir, files[i]);
         size_t size;
         unsigned char *bytes = slurp(p, &size);
         CHECK(bytes != NULL, "cannot slurp %s", p);
@@ -210,8 +201,8 @@ static void test_memory(void)
         for (int trial = 0; trial < 200; trial++) {
             memcpy(copy, bytes, size);
             for (int k = 0; k < 4; k++) {
-                size_t at = (size_t)(tu_rand_u64(&rng) % (size < 512 ? size : 512));
-                copy[at] = (unsigned char)tu_rand_u64(&rng);
+                size_t at = (size_t)(adv_rng_next(&rng) % (size < 512 ? size : 512));
+                copy[at] = (unsigned char)adv_rng_next(&rng);
             }
             adv_audio c;
             if (adv_audio_read_memory(copy, size, "corrupt", &c) == 0) {
@@ -271,40 +262,40 @@ static void expect_read_error(const char *path, const char *needle, const char *
 
 static void test_errors(void)
 {
-    expect_read_error(path_in("does-not-exist.wav"), "cannot open", "missing file");
+    expect_read_error(tu_path(dir, "does-not-exist.wav"), "cannot open", "missing file");
     expect_read_error(dir, "directory", "directory");
 
-    spit(path_in("empty.wav"), "", 0);
-    expect_read_error(path_in("empty.wav"), "empty", "empty file");
+    spit(tu_path(dir, "empty.wav"), "", 0);
+    expect_read_error(tu_path(dir, "empty.wav"), "empty", "empty file");
 
     unsigned char junk[1000];
     uint64_t rng = 3;
-    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)tu_rand_u64(&rng);
-    spit(path_in("junk.wav"), junk, sizeof junk);
-    expect_read_error(path_in("junk.wav"), "cannot read audio", "random bytes");
-    spit(path_in("header-only.wav"), "RIFF\x24\x00\x00\x00WAVEfmt ", 16);
-    expect_read_error(path_in("header-only.wav"), "cannot read audio", "truncated header");
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)adv_rng_next(&rng);
+    spit(tu_path(dir, "junk.wav"), junk, sizeof junk);
+    expect_read_error(tu_path(dir, "junk.wav"), "cannot read audio", "random bytes");
+    spit(tu_path(dir, "header-only.wav"), "RIFF\x24\x00\x00\x00WAVEfmt ", 16);
+    expect_read_error(tu_path(dir, "header-only.wav"), "cannot read audio", "truncated header");
 
     /* A valid header with no frames. */
     SF_INFO info = {.samplerate = 44100, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
-    SNDFILE *sf = sf_open(path_in("zero.wav"), SFM_WRITE, &info);
+    SNDFILE *sf = sf_open(tu_path(dir, "zero.wav"), SFM_WRITE, &info);
     CHECK(sf != NULL, "cannot create zero.wav");
     if (sf) sf_close(sf);
-    expect_read_error(path_in("zero.wav"), "no audio", "zero frames");
+    expect_read_error(tu_path(dir, "zero.wav"), "no audio", "zero frames");
 
     unsigned char wav[256];
     float x[4] = {0.1f, NAN, 0.2f, 0.3f};
     size_t n = float_wav(wav, x, 4);
-    spit(path_in("nan.wav"), wav, n);
-    expect_read_error(path_in("nan.wav"), "NaN or infinite", "NaN sample");
+    spit(tu_path(dir, "nan.wav"), wav, n);
+    expect_read_error(tu_path(dir, "nan.wav"), "NaN or infinite", "NaN sample");
     adv_audio a;
     CHECK(adv_audio_read_memory(wav, n, "nan.wav", &a) == -1 &&
               strstr(adv_error(), "NaN or infinite"),
           "memory NaN: %s", adv_error());
     x[1] = -INFINITY;
     n = float_wav(wav, x, 4);
-    spit(path_in("inf.wav"), wav, n);
-    expect_read_error(path_in("inf.wav"), "NaN or infinite", "infinite sample");
+    spit(tu_path(dir, "inf.wav"), wav, n);
+    expect_read_error(tu_path(dir, "inf.wav"), "NaN or infinite", "infinite sample");
     /* a LIST chunk claiming 1.6 GB in a 72-byte file kept libsndfile's sf_open busy for minutes
      * (fuzz_audio timeout, fuzz/regressions/audio/list-chunk-past-end.wav): refused up front,
      * from memory and from a file; a cut "data" chunk still reads */
@@ -313,13 +304,13 @@ static void test_errors(void)
         memset(riff + 20, 0xff, sizeof riff - 20);
         CHECK(adv_audio_read_memory(riff, sizeof riff, "list.wav", &a) == -1 && strstr(adv_error(), "chunk 'LIST'"),
               "LIST past the end (memory): %s", adv_error());
-        spit(path_in("list.wav"), riff, sizeof riff);
-        expect_read_error(path_in("list.wav"), "chunk 'LIST' at byte 12", "LIST past the end (file)");
+        spit(tu_path(dir, "list.wav"), riff, sizeof riff);
+        expect_read_error(tu_path(dir, "list.wav"), "chunk 'LIST' at byte 12", "LIST past the end (file)");
         /* the directory listing of render probes without handing it to libsndfile, and lists it
          * so that reading it reports why */
-        CHECK(adv_audio_probe(path_in("list.wav")) == 1, "probe lists the corrupt WAV");
-        CHECK(adv_audio_probe(path_in("junk.wav")) == 0 && adv_audio_probe(path_in("empty.wav")) == 0 &&
-                  adv_audio_probe(path_in("does-not-exist.wav")) == 0,
+        CHECK(adv_audio_probe(tu_path(dir, "list.wav")) == 1, "probe lists the corrupt WAV");
+        CHECK(adv_audio_probe(tu_path(dir, "junk.wav")) == 0 && adv_audio_probe(tu_path(dir, "empty.wav")) == 0 &&
+                  adv_audio_probe(tu_path(dir, "does-not-exist.wav")) == 0,
               "probe skips what is not audio");
         float y[64] = {0};
         y[10] = 0.25f;
@@ -346,8 +337,8 @@ static void test_errors(void)
     adv_audio_free(&a);
     x[1] = 0.5f;
     n = float_wav(wav, x, 4);
-    spit(path_in("good.wav"), wav, n);
-    if (adv_audio_read(path_in("good.wav"), &a) == 0) {
+    spit(tu_path(dir, "good.wav"), wav, n);
+    if (adv_audio_read(tu_path(dir, "good.wav"), &a) == 0) {
         CHECK(a.frames == 4 && a.samples[1] == 0.5f && a.samples[3] == 0.3f,
               "hand-written WAV misread");
         adv_audio_free(&a);
@@ -365,32 +356,32 @@ static void test_atomic_write(void)
     make_signal(&a, 500);
 
     /* Into a directory that does not exist: fails cleanly. */
-    const char *p = path_in("no-such-dir/out.wav");
+    const char *p = tu_path(dir, "no-such-dir/out.wav");
     CHECK(adv_audio_write(p, &a) == -1, "write into missing directory succeeded");
     CHECK(strstr(adv_error(), "no-such-dir") != NULL, "message: %s", adv_error());
 
     /* Target is a directory: the temporary file is created, rename fails, temp removed. */
-    const char *d = path_in("a-directory");
+    const char *d = tu_path(dir, "a-directory");
     mkdir(d, 0755);
     CHECK(adv_audio_write(d, &a) == -1, "write over a directory succeeded");
     CHECK(count_temp_files(dir) == 0, "temporary file left after failed rename");
 
     /* Format libsndfile cannot write (OGG with PCM samples): nothing created. */
     a.format = SF_FORMAT_OGG | SF_FORMAT_PCM_16;
-    CHECK(adv_audio_write(path_in("bad-format.ogg"), &a) == -1, "bad format accepted");
-    CHECK(access(path_in("bad-format.ogg"), F_OK) != 0, "bad format left a file");
+    CHECK(adv_audio_write(tu_path(dir, "bad-format.ogg"), &a) == -1, "bad format accepted");
+    CHECK(access(tu_path(dir, "bad-format.ogg"), F_OK) != 0, "bad format left a file");
 
     /* Non-finite samples are refused and leave nothing behind. */
     a.format = 0;
     a.samples[17] = NAN;
-    CHECK(adv_audio_write(path_in("nan-out.wav"), &a) == -1 && strstr(adv_error(), "NaN"),
+    CHECK(adv_audio_write(tu_path(dir, "nan-out.wav"), &a) == -1 && strstr(adv_error(), "NaN"),
           "NaN write: %s", adv_error());
-    CHECK(access(path_in("nan-out.wav"), F_OK) != 0, "NaN write left a file");
+    CHECK(access(tu_path(dir, "nan-out.wav"), F_OK) != 0, "NaN write left a file");
     CHECK(count_temp_files(dir) == 0, "temporary file left after failures");
     adv_audio_free(&a);
 
     adv_audio e = {0};
-    CHECK(adv_audio_write(path_in("nothing.wav"), &e) == -1, "empty audio written");
+    CHECK(adv_audio_write(tu_path(dir, "nothing.wav"), &e) == -1, "empty audio written");
 }
 
 static void test_mono_mix(void)
@@ -400,7 +391,7 @@ static void test_mono_mix(void)
         long frames = 1001;
         adv_audio a;
         adv_audio_alloc(&a, frames, ch, 16000, 0);
-        for (long i = 0; i < frames * ch; i++) a.samples[i] = tu_rand_normal(&rng);
+        for (long i = 0; i < frames * ch; i++) a.samples[i] = adv_rng_normal(&rng);
         float *m = malloc(frames * sizeof *m), *y = malloc(frames * sizeof *y);
         float *g = calloc((size_t)frames * ch, sizeof *g);
         adv_audio_mix_mono(&a, m);
@@ -412,7 +403,7 @@ static void test_mono_mix(void)
         }
         CHECK(err < 1e-6, "%d channels: mix error %g", ch, err);
 
-        for (long f = 0; f < frames; f++) y[f] = tu_rand_normal(&rng);
+        for (long f = 0; f < frames; f++) y[f] = adv_rng_normal(&rng);
         adv_audio_mix_mono_backward(y, frames, ch, g);
         double lhs = 0, rhs = 0;
         for (long f = 0; f < frames; f++) lhs += (double)m[f] * y[f];
@@ -464,6 +455,49 @@ static void test_names_and_alloc(void)
     CHECK(adv_audio_alloc(&a, 10, 0, 48000, 0) == -1, "zero channels accepted");
 }
 
+/* A WAV whose data chunk runs past the end of the file: read as far as it goes (what libsndfile
+ * reads), and adv_audio_truncation says how far, in frames of the header's count. */
+static void test_truncated(void)
+{
+    static const struct { int format, channels; long keep; } cases[] = {
+        {SF_FORMAT_WAV | SF_FORMAT_PCM_16, 1, 2980}, {SF_FORMAT_WAV | SF_FORMAT_FLOAT, 2, 1001},
+        {SF_FORMAT_WAV | SF_FORMAT_PCM_24, 2, 7}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        adv_audio a, b;
+        make_signal(&a, 128718);
+        if (cases[k].channels == 1) a.channels = 1;   /* the left channel's samples, interleaved as mono */
+        a.format = cases[k].format;
+        a.rate = 16000;
+        const char *path = tu_path(dir, "cut.wav");
+        CHECK(adv_audio_write(path, &a) == 0, "write: %s", adv_error());
+        char text[96];
+        if (adv_audio_read(path, &b) == 0) {
+            CHECK(b.frames == 128718 && adv_audio_truncation(path, &b, text, sizeof text) == NULL, "a whole file is not truncated");
+            adv_audio_free(&b);
+        }
+        int bytes = (cases[k].format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16 ? 2 : (cases[k].format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_24 ? 3 : 4;
+        struct stat st;
+        stat(path, &st);
+        long header = (long)st.st_size - 128718L * bytes * cases[k].channels;
+        CHECK(truncate(path, header + cases[k].keep * bytes * cases[k].channels + 1) == 0, "truncate");   /* + a partial frame */
+        if (adv_audio_read(path, &b) == 0) {
+            const char *t = adv_audio_truncation(path, &b, text, sizeof text);
+            char want[96];
+            snprintf(want, sizeof want, "truncated: %s of 128,718 frames",
+                     cases[k].keep == 2980 ? "2,980" : cases[k].keep == 1001 ? "1,001" : "7");
+            CHECK(b.frames == cases[k].keep && t && !strcmp(t, want), "cut WAV (format 0x%x x %d): %ld frames, '%s'",
+                  cases[k].format, cases[k].channels, b.frames, t ? t : "(not truncated)");
+            CHECK(memcmp(b.samples, a.samples, sizeof(float) * (size_t)b.frames * b.channels) == 0 ||
+                      (cases[k].format & SF_FORMAT_SUBMASK) != SF_FORMAT_FLOAT,
+                  "what is there reads as written");
+            adv_audio_free(&b);
+        } else {
+            CHECK(0, "cut WAV reads: %s", adv_error());
+        }
+        adv_audio_free(&a);
+    }
+}
+
 int main(void)
 {
     dir = tu_scratch_dir("audio");
@@ -477,6 +511,7 @@ int main(void)
     test_atomic_write();
     test_mono_mix();
     test_names_and_alloc();
+    test_truncated();
     int rc = tu_finish("test_audio");
     if (rc == 0) {
         char cmd[1200];

@@ -70,9 +70,9 @@ static void test_render(void)
     render(b, 1, &db);
     if (da.count == 0 || db.count == 0) return;
     CHECK(da.count == 48 && db.count == 48, "48 clips, got %ld / %ld", da.count, db.count);
-    long counts[ADV_NUM_CLASSES][2];
+    long counts[ADV_N_CLASSES][2];
     adv_dataset_counts(&da, counts);
-    for (int c = 0; c < ADV_NUM_CLASSES; c++)
+    for (int c = 0; c < ADV_N_CLASSES; c++)
         CHECK(counts[c][0] == 3 && counts[c][1] == 1, "%s: %ld train / %ld valid, expected 3 / 1",
               adv_class_names[c], counts[c][0], counts[c][1]);
     for (long i = 0; i < da.count && i < db.count; i++) {
@@ -89,7 +89,8 @@ static void test_render(void)
             CHECK(au.frames >= 4800 && au.frames <= 1.5 * 16000 + 1, "%s: %ld frames", pa, au.frames);
             float p = 0;
             for (long k = 0; k < au.frames; k++) p = fmaxf(p, fabsf(au.samples[k]));
-            CHECK(p > 0.028f && p < 0.75f, "%s: peak %g outside -31..-2.5 dBFS", pa, p);
+            /* -30..-1 dBFS, or clipped at full scale (12 %); a codec may move the peak a little */
+            CHECK(p > 0.028f && p <= 1.0f, "%s: peak %g outside -31..0 dBFS", pa, p);
             adv_audio_free(&au);
         } else {
             CHECK(0, "%s", adv_error());
@@ -137,7 +138,8 @@ static void test_bad_labels(void)
     write_text(path, "");
     static const struct { const char *csv, *expect; } cases[] = {
         {"", "empty file"},
-        {"fname,label\na.wav,gong\n", ":1: bad header"},
+        {"fname,labels,split\na.wav,gong\n", ":1: bad header"},
+        {"fname,label\na.wav,gong,train\n", ":2: 3 columns, expected 2"},
         {"fname,label,split\na.wav,gong\n", ":2: 2 columns"},
         {"fname,label,split\na.wav,gong,train,x\n", ":2: 4 columns"},
         {"fname,label,split\na.wav,gong,train\nb.wav,piano,train\n", ":3: unknown label \"piano\""},
@@ -330,9 +332,9 @@ static void test_split(void)
     for (int i = 0; i < 799; i++) same &= first[i] == ds.entries[i].split;
     CHECK(same, "split not deterministic");
     adv_dataset_assign_split(&ds, 1, 1);
-    long counts[ADV_NUM_CLASSES][2];
+    long counts[ADV_N_CLASSES][2];
     adv_dataset_counts(&ds, counts);
-    for (int c = 0; c < ADV_NUM_CLASSES; c++) {
+    for (int c = 0; c < ADV_N_CLASSES; c++) {
         long n = counts[c][0] + counts[c][1];
         CHECK(counts[c][1] == lround(n * 0.25), "stratified: class %d %ld valid of %ld", c, counts[c][1], n);
     }

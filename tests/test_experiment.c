@@ -88,7 +88,7 @@ static void make_data(const char *data)
         for (long i = 0; i < FRAMES; i++) {
             double t = i / 16000.0;
             a.samples[i] = (float)(amp * sin(2 * M_PI * f0 * t) + 0.5 * amp * sin(2 * M_PI * 2.7 * f0 * t) +
-                                   0.01 * (c + 1) * tu_rand_normal(&rng));
+                                   0.01 * (c + 1) * adv_rng_normal(&rng));
         }
         char name[64];
         snprintf(name, sizeof name, "clip%d.wav", c);
@@ -142,7 +142,7 @@ static void test_grid_and_presets(const adv_model *m)
 static void test_noise(void)
 {
     float x[FRAMES], y[FRAMES];
-    for (int i = 0; i < FRAMES; i++) x[i] = (float)(0.3 * sin(i * 0.05) + 0.01 * tu_rand_normal(&rng));
+    for (int i = 0; i < FRAMES; i++) x[i] = (float)(0.3 * sin(i * 0.05) + 0.01 * adv_rng_normal(&rng));
     for (int k = 0; k < 3; k++) {
         double target = 10 + 20 * k;
         uint64_t r = 5 + k;

@@ -33,7 +33,7 @@ static void check_direction(const char *what, double fd, const float *grad, cons
 static void probe_direction(const float *g, size_t n, float *v)
 {
     double gg = dot(g, g, n), rr = 0;
-    for (size_t i = 0; i < n; i++) { v[i] = tu_rand_normal(&rng); rr += (double)v[i] * v[i]; }
+    for (size_t i = 0; i < n; i++) { v[i] = adv_rng_normal(&rng); rr += (double)v[i] * v[i]; }
     double a = gg > 0 ? 1.0 / sqrt(gg) : 0, b = 0.5 / sqrt(rr), s2 = 0;
     for (size_t i = 0; i < n; i++) { v[i] = (float)(a * g[i] + b * v[i]); s2 += (double)v[i] * v[i]; }
     double k = sqrt((double)n / s2);
@@ -47,7 +47,7 @@ static float *make_signal(long n, int rate, int silence)
     for (long i = 0; i < n; i++) {
         double t = (double)i / rate, s = 0;
         for (int h = 1; h <= 5; h++) s += sin(2 * M_PI * 220.0 * h * t + h) / h;
-        x[i] = (float)(0.2 * s * exp(-1.5 * t) + 0.01 * tu_rand_normal(&rng));
+        x[i] = (float)(0.2 * s * exp(-1.5 * t) + 0.01 * adv_rng_normal(&rng));
         if (silence && i > n / 3 && i < n / 2) x[i] = 0;
     }
     return x;
@@ -61,16 +61,26 @@ static void test_shapes(void)
     CHECK(adv_frontend_create(1024, NULL, NULL) == NULL, "1024 samples is too short for reflect padding");
     int src[35];
     adv_circular_pad_index(10, 35, src);
-    /* 10 -> (pad 25 > 10: step 10, pre 5, post 5) 20 = [5..9 0..9 0..4] -> (step 15, pre 7, post 8) 35 */
-    int expect_first[7] = {8, 9, 0, 1, 2, 3, 4};
+    /* the paper's circular_pad: pad 25 -> pre 12, post 13; round 1 (T = 10): 10 before, 10 after
+     * -> [0..9 0..9 0..9], pre 2, post 3; round 2 (T = 30): 2 before, 3 after. (For 10 frames,
+     * re-splitting each round's step happens to give the same order; for 12 and 15 it does not:
+     * below, and the golden cases pad12 and pad15.) */
+    int expect[35] = {8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2};
     int ok = 1;
-    for (int i = 0; i < 7; i++) ok &= src[i] == expect_first[i];
-    CHECK(ok, "circular padding order (first columns %d %d %d ...)", src[0], src[1], src[2]);
+    for (int i = 0; i < 35; i++) ok &= src[i] == expect[i];
+    CHECK(ok, "circular padding order (columns %d %d %d %d ... %d %d)", src[0], src[1], src[2], src[3], src[33], src[34]);
     int counts[10] = {0};
     for (int i = 0; i < 35; i++) counts[src[i]]++;
     int lo = 99, hi = 0;
     for (int i = 0; i < 10; i++) { if (counts[i] < lo) lo = counts[i]; if (counts[i] > hi) hi = counts[i]; }
     CHECK(lo >= 3 && hi <= 4, "every column repeated 3-4 times (got %d..%d)", lo, hi);
+    /* 34 -> 35: pre 0, post 1; 12 -> 35: pre 11, post 12, one round of 11 + 12 */
+    adv_circular_pad_index(34, 35, src);
+    CHECK(src[0] == 0 && src[33] == 33 && src[34] == 0, "34 -> 35 frames: one column after, the first");
+    adv_circular_pad_index(12, 35, src);
+    CHECK(src[0] == 1 && src[10] == 11 && src[11] == 0 && src[22] == 11 && src[23] == 0 && src[34] == 11,
+          "12 -> 35 frames: the last 11 columns, the 12, the first 12 (got %d %d %d %d %d %d)", src[0], src[10], src[11],
+          src[22], src[23], src[34]);
 
     float *fb = malloc(sizeof(float) * ADV_N_BINS * ADV_N_MELS);
     adv_mel_filterbank(fb);
@@ -98,7 +108,7 @@ static void test_frontend_gradient(long n, int silence)
     size_t no = (size_t)ADV_N_MELS * tp;
     float *x = make_signal(n, 16000, silence), *out = malloc(sizeof(float) * no), *r = malloc(sizeof(float) * no);
     float *gx = malloc(sizeof(float) * n), *v = malloc(sizeof(float) * n), *xp = malloc(sizeof(float) * n);
-    for (size_t i = 0; i < no; i++) r[i] = tu_rand_normal(&rng);
+    for (size_t i = 0; i < no; i++) r[i] = adv_rng_normal(&rng);
     adv_frontend_forward(fe, x, out);
     adv_frontend_backward(fe, r, gx);
     probe_direction(gx, (size_t)n, v);

@@ -22,23 +22,6 @@ static void check_message(const char *what, const char *frag1, const char *frag2
     CHECK(!frag2 || strstr(msg, frag2), "%s: message lacks '%s': %s", what, frag2, msg);
 }
 
-static unsigned char *read_whole(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
 static void test_create(void)
 {
     adv_model *m = adv_model_create(42);
@@ -85,7 +68,7 @@ static void test_create(void)
     for (int j = 0; j < ADV_N_MELS; j++) fe_ok &= m->fe_mean[j] == 0.0f && m->fe_std[j] == 1.0f;
     CHECK(fe_ok, "frontend mean 0 std 1");
     for (int i = 0; i < ADV_N_CLASSES; i++)
-        CHECK(strcmp(m->classes[i], adv_default_classes[i]) == 0, "class %d = %s", i, m->classes[i]);
+        CHECK(strcmp(m->classes[i], adv_class_names[i]) == 0, "class %d = %s", i, m->classes[i]);
     CHECK(m->meta_count == 0, "no metadata");
 
     int grads_zero = 1;
@@ -209,7 +192,7 @@ static void test_round_trip(const char *path)
     adv_st_free(&st);
 
     size_t size;
-    unsigned char *img = read_whole(path, &size);
+    unsigned char *img = tu_read_file(path, &size);
     adv_model *mem = img ? adv_model_load_memory(img, size, "in-memory") : NULL;
     CHECK(mem && models_equal(m, mem), "load_memory: %s", adv_error());
     adv_model_free(mem);
@@ -220,7 +203,7 @@ static void test_round_trip(const char *path)
     snprintf(path2, sizeof path2, "%s.again", path);
     if (back) CHECK(adv_model_save(back, path2) == 0, "save again: %s", adv_error());
     size_t s1, s2;
-    unsigned char *a = read_whole(path, &s1), *b = read_whole(path2, &s2);
+    unsigned char *a = tu_read_file(path, &s1), *b = tu_read_file(path2, &s2);
     CHECK(a && b && s1 == s2 && memcmp(a, b, s1) == 0, "re-save is byte-identical");
     free(a);
     free(b);
@@ -390,7 +373,7 @@ static int patch(unsigned char *img, size_t size, const char *from, const char *
 static void test_corrupted_bytes(const char *good)
 {
     size_t size;
-    unsigned char *img = read_whole(good, &size);
+    unsigned char *img = tu_read_file(good, &size);
     CHECK(img != NULL, "read good file");
     if (!img) return;
     uint64_t hlen = 0;

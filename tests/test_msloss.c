@@ -88,10 +88,10 @@ static void make_pair(float *x, float *y, long n)
     for (long i = 0; i < n; i++) {
         double t = (double)i / 16000;
         x[i] = (float)(0.3 * sin(2 * M_PI * 440 * t) + 0.1 * sin(2 * M_PI * 1234.5 * t + 0.3) +
-                       0.05 * tu_rand_normal(&rng));
+                       0.05 * adv_rng_normal(&rng));
         /* the DC and Nyquist offsets keep the real-valued bins 0 and n/2 away from |X| = 0, where
          * 1/|X| would make float and double disagree (both correctly, to their precision) */
-        y[i] = 0.7f * x[i] + 0.2f * tu_rand_normal(&rng) + 0.3f + ((i & 1) ? -0.2f : 0.2f);
+        y[i] = 0.7f * x[i] + 0.2f * adv_rng_normal(&rng) + 0.3f + ((i & 1) ? -0.2f : 0.2f);
     }
 }
 
@@ -124,7 +124,7 @@ static void check_against_reference(long n, const char *what)
     gn = sqrt(gn);
     for (int d = 0; d < 2; d++) {
         double an = 0, vn = 0, e = 1e-7;
-        for (long i = 0; i < n; i++) { v[i] = tu_rand_normal(&rng); an += gd[i] * v[i]; vn += v[i] * v[i]; }
+        for (long i = 0; i < n; i++) { v[i] = adv_rng_normal(&rng); an += gd[i] * v[i]; vn += v[i] * v[i]; }
         for (long i = 0; i < n; i++) yp[i] = yd[i] + e * v[i];
         double lp = ref_loss(xd, yp, n, NULL);
         for (long i = 0; i < n; i++) yp[i] = yd[i] - e * v[i];

@@ -17,7 +17,7 @@ static uint64_t rng = 12345;
 static float *rand_vec(size_t n, float scale)
 {
     float *v = malloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) v[i] = scale * tu_rand_normal(&rng);
+    for (size_t i = 0; i < n; i++) v[i] = scale * adv_rng_normal(&rng);
     return v;
 }
 
@@ -56,9 +56,11 @@ static float *probe_direction(const float *g, size_t n)
 }
 
 /* ---- convolution ---- */
+static int nthreads = 2;
+
 static double conv_loss(adv_conv *c, int n, int h, int w, const float *x, const float *r, float *y, float *scratch)
 {
-    adv_conv_forward(c, n, h, w, x, y, scratch);
+    adv_conv_forward(c, n, h, w, x, y, NULL, scratch, nthreads);
     int ho = adv_conv_out(h, c->k, c->stride, c->pad), wo = adv_conv_out(w, c->k, c->stride, c->pad);
     return dot(y, r, (size_t)n * c->cout * ho * wo);
 }
@@ -74,9 +76,9 @@ static void test_conv(int cin, int cout, int k, int stride, int pad, int n, int 
     int ho = adv_conv_out(h, k, stride, pad), wo = adv_conv_out(w, k, stride, pad);
     size_t nx = (size_t)n * cin * h * w, ny = (size_t)n * cout * ho * wo;
     float *x = rand_vec(nx, 1), *r = rand_vec(ny, 1), *y = malloc(sizeof(float) * ny);
-    float *gx = malloc(sizeof(float) * nx), *scratch = malloc(sizeof(float) * adv_conv_scratch(&c, h, w));
+    float *gx = malloc(sizeof(float) * nx), *scratch = malloc(sizeof(float) * adv_conv_scratch(&c, n, h, w, nthreads));
     conv_loss(&c, n, h, w, x, r, y, scratch);
-    adv_conv_backward(&c, n, h, w, x, r, gx, 1, scratch);
+    adv_conv_backward(&c, n, h, w, x, r, gx, 1, scratch, nthreads);
 
     char what[128];
     const double e = 1e-2;
@@ -102,11 +104,49 @@ static void test_conv(int cin, int cout, int k, int stride, int pad, int n, int 
     for (int co = 0; co < cout; co++) {
         double s = 0;
         for (int i = 0; i < n; i++)
-            for (int p = 0; p < ho * wo; p++) s += r[((size_t)i * cout + co) * ho * wo + p];
+            for (int p = 0; p < ho * wo; p++) s += r[((size_t)co * n + i) * ho * wo + p];
         CHECK(fabs(s - c.gb[co]) <= 1e-3 * (1 + fabs(s)), "conv bias grad %d: %g vs %g", co, s, c.gb[co]);
     }
     free(c.w); free(c.b); free(c.gw); free(c.gb); free(x); free(r); free(y); free(gx); free(scratch);
     free(v); free(xp); free(vw); free(w0);
+}
+
+/* Winograd F(2x2,3x3) against the plain im2col path: forward with an epilogue, input gradient,
+ * parameter gradients, odd and even sizes, a batch, 1 and 2 threads; agreement to float32
+ * rounding (relative L2 error below 1e-5). */
+static void test_winograd_vs_plain(int cin, int cout, int n, int h, int w, int threads)
+{
+    adv_conv c = {cin, cout, 3, 1, 1, 0, 0, 0, 0};
+    size_t nw = (size_t)cout * cin * 9, nx = (size_t)n * cin * h * w, ny = (size_t)n * cout * h * w;
+    c.w = rand_vec(nw, 0.3f);
+    c.b = rand_vec(cout, 0.3f);
+    float *x = rand_vec(nx, 1), *gy = rand_vec(ny, 1), *scale = rand_vec(cout, 1), *gate = rand_vec(nx, 1);
+    float *bscale = rand_vec(cin, 1);
+    float *y[2], *act[2], *gx[2], *gw[2], *gb[2];
+    float *scratch = malloc(sizeof(float) * adv_conv_scratch(&c, n, h, w, threads));
+    for (int k = 0; k < 2; k++) {
+        adv_conv_set_winograd(k);
+        y[k] = malloc(sizeof(float) * ny);
+        act[k] = malloc(sizeof(float) * ny);
+        gx[k] = malloc(sizeof(float) * nx);
+        gw[k] = c.gw = calloc(nw, sizeof(float));
+        gb[k] = c.gb = calloc(cout, sizeof(float));
+        adv_epilogue ep = {.bias = c.b, .relu = 1, .act = act[k], .scale = scale, .shift = c.b};
+        adv_conv_forward(&c, n, h, w, x, y[k], &ep, scratch, threads);
+        adv_epilogue back = {.scale = bscale, .gate = gate};   /* of the layer below: input-sized */
+        adv_conv_backward_input(&c, n, h, w, gy, gx[k], &back, scratch, threads);
+        adv_conv_backward_params(&c, n, h, w, x, gy, scratch, threads);
+    }
+    adv_conv_set_winograd(1);
+    double e[5] = {tu_rel_error(y[1], y[0], ny), tu_rel_error(act[1], act[0], ny), tu_rel_error(gx[1], gx[0], nx),
+                   tu_rel_error(gw[1], gw[0], nw), tu_rel_error(gb[1], gb[0], (size_t)cout)};
+    printf("  winograd vs im2col %3d->%3d, %d x %2d x %2d, %d thread(s): y %.1e act %.1e gx %.1e gw %.1e gb %.1e\n", cin,
+           cout, n, h, w, threads, e[0], e[1], e[2], e[3], e[4]);
+    CHECK(e[0] < 1e-5 && e[1] < 1e-5 && e[2] < 1e-5 && e[3] < 1e-5 && e[4] < 1e-5,
+          "winograd vs im2col %d->%d %dx%dx%d: errors %.2g %.2g %.2g %.2g %.2g", cin, cout, n, h, w, e[0], e[1], e[2],
+          e[3], e[4]);
+    for (int k = 0; k < 2; k++) { free(y[k]); free(act[k]); free(gx[k]); free(gw[k]); free(gb[k]); }
+    free(c.w); free(c.b); free(x); free(gy); free(scale); free(bscale); free(gate); free(scratch);
 }
 
 /* ---- batch norm ---- */
@@ -115,7 +155,7 @@ static double bn_loss(adv_bn *bn, int n, int hw, const float *x, const float *r,
     float rm[64], rv[64];
     memcpy(rm, bn->running_mean, sizeof(float) * bn->c);
     memcpy(rv, bn->running_var, sizeof(float) * bn->c);
-    adv_bn_forward(bn, n, hw, x, y, training);
+    adv_bn_forward(bn, (size_t)n * hw, x, y, training, nthreads);
     memcpy(bn->running_mean, rm, sizeof(float) * bn->c);   /* keep the statistics fixed across probes */
     memcpy(bn->running_var, rv, sizeof(float) * bn->c);
     return dot(y, r, (size_t)n * bn->c * hw);
@@ -139,7 +179,7 @@ static void test_bn(int training)
     float *x = rand_vec(nx, 1), *r = rand_vec(nx, 1), *y = malloc(sizeof(float) * nx), *gx = malloc(sizeof(float) * nx);
     for (size_t i = 0; i < nx; i++) x[i] += 0.7f;   /* non-zero mean */
     bn_loss(&bn, n, hw, x, r, y, training);
-    adv_bn_backward(&bn, n, hw, x, r, gx, training, 1);
+    adv_bn_backward(&bn, (size_t)n * hw, x, r, gx, NULL, training, 1, nthreads);
     const double e = 1e-2;
     float *v = rand_vec(nx, 1), *xp = malloc(sizeof(float) * nx);
     for (size_t i = 0; i < nx; i++) xp[i] = x[i] + (float)e * v[i];
@@ -161,11 +201,11 @@ static void test_bn(int training)
     if (training) {
         /* running statistics: momentum 0.1 update with the unbiased variance */
         float rm0 = bn.running_mean[0], rv0 = bn.running_var[0];
-        adv_bn_forward(&bn, n, hw, x, y, 1);
-        double s = 0, ss = 0;
-        for (int i = 0; i < n; i++) for (int p = 0; p < hw; p++) s += x[(size_t)i * C * hw + p];
+        adv_bn_forward(&bn, (size_t)n * hw, x, y, 1, nthreads);
+        double s = 0, ss = 0;   /* channel 0: the first n * hw values (channel-major) */
+        for (int i = 0; i < n * hw; i++) s += x[i];
         double mean = s / (n * hw);
-        for (int i = 0; i < n; i++) for (int p = 0; p < hw; p++) { double d = x[(size_t)i * C * hw + p] - mean; ss += d * d; }
+        for (int i = 0; i < n * hw; i++) { double d = x[i] - mean; ss += d * d; }
         CHECK_NEAR(bn.running_mean[0], 0.9 * rm0 + 0.1 * mean, 1e-5, "bn running mean");
         CHECK_NEAR(bn.running_var[0], 0.9 * rv0 + 0.1 * ss / (n * hw - 1), 1e-5, "bn running var (unbiased)");
     }
@@ -180,8 +220,8 @@ static void test_pool_and_head(void)
     const int nc = 4, h = 7, w = 11, kh = 2, kw = 3, ho = h / kh, wo = w / kw;
     float *x = rand_vec((size_t)nc * h * w, 1), *r = rand_vec((size_t)nc * ho * wo, 1);
     float *y = malloc(sizeof(float) * nc * ho * wo), *gx = malloc(sizeof(float) * nc * h * w);
-    adv_avgpool_forward(nc, h, w, kh, kw, x, y);
-    adv_avgpool_backward(nc, h, w, kh, kw, r, gx);
+    adv_avgpool_forward(nc, h, w, kh, kw, x, y, nthreads);
+    adv_avgpool_backward(nc, h, w, kh, kw, r, gx, NULL, 1, NULL, nthreads);
     /* linear: the adjoint identity holds exactly */
     double lhs = dot(y, r, (size_t)nc * ho * wo), rhs = dot(x, gx, (size_t)nc * h * w);
     CHECK(fabs(lhs - rhs) <= 1e-5 * (1 + fabs(lhs)), "avgpool adjoint: %g vs %g", lhs, rhs);
@@ -207,7 +247,7 @@ static void test_pool_and_head(void)
 
     float logits[24], gl[24], lp[24];
     int labels[2] = {3, 11};
-    for (int i = 0; i < 24; i++) logits[i] = 2 * tu_rand_normal(&rng);
+    for (int i = 0; i < 24; i++) logits[i] = 2 * adv_rng_normal(&rng);
     adv_cross_entropy(2, 12, logits, labels, gl);
     float *vl = rand_vec(24, 1);
     for (int i = 0; i < 24; i++) lp[i] = logits[i] + (float)e * vl[i];
@@ -247,7 +287,7 @@ static void test_network(int training)
     if (!m) return;
     for (int i = 0; i < ADV_N_BN; i++)
         for (int c = 0; c < m->bn[i].c; c++) {
-            m->bn[i].running_mean[c] = 0.1f * tu_rand_normal(&rng);
+            m->bn[i].running_mean[c] = 0.1f * adv_rng_normal(&rng);
             m->bn[i].running_var[c] = 0.5f + tu_rand_uniform(&rng, 0, 1);
         }
     for (int k = 0; k < m->conv[7].cout * m->conv[7].cin; k++) m->conv[7].w[k] *= 10;   /* logits of O(1) */
@@ -311,6 +351,17 @@ int main(void)
     test_conv(1, 4, 5, 2, 2, 2, 12, 9);
     test_conv(3, 5, 3, 1, 1, 2, 6, 7);
     test_conv(6, 4, 1, 1, 0, 2, 3, 5);
+    test_conv(7, 6, 3, 1, 1, 3, 9, 12);   /* odd height: Winograd tiles cut at the border */
+    adv_conv_set_winograd(0);              /* the plain path too */
+    test_conv(3, 5, 3, 1, 1, 2, 6, 7);
+    test_conv(64, 32, 3, 1, 1, 2, 25, 29);
+    adv_conv_set_winograd(1);
+    test_conv(64, 32, 3, 1, 1, 2, 25, 29);
+    test_winograd_vs_plain(5, 7, 3, 9, 11, 1);
+    test_winograd_vs_plain(5, 7, 3, 9, 11, 2);
+    test_winograd_vs_plain(64, 32, 2, 25, 29, 2);
+    test_winograd_vs_plain(24, 40, 1, 12, 9, 2);
+    test_winograd_vs_plain(16, 16, 40, 6, 7, 2);   /* many tiles: block-parallel path */
     test_bn(0);
     test_bn(1);
     test_pool_and_head();

@@ -12,13 +12,13 @@
  *       input refused. Float WAV files holding each signal (written with libsndfile, which lets NaN
  *       through) are read (invalid ones refused with one message), attacked and written; full-scale
  *       squares round-trip through 16-bit PCM bit for bit;
- *   (c) the live engine (adv_live_process in a loop, no JACK, as an audio thread that waits for
- *       the workers, so the machine's load does not matter) with C&W / MS-C&W and a target, one
- *       clip per signal, mono and stereo, and in bypass: every output sample finite and in
- *       [-1, 1], silent clips reported ADV_LIVE_CLIP_SILENT and played as the (sanitised) delayed
- *       input, every other clip attacked (none missed), every event (probabilities, clip results)
- *       finite.
- * NUMERICS_VERBOSE=1 prints every live clip's status. */
+ *   (c) the live engine (adv_live_process in a loop, no JACK, in synchronous mode: the attack runs
+ *       inside it, so the machine's load does not matter) with C&W / MS-C&W and a target, each
+ *       signal in turn, mono and stereo, and in bypass: every output sample finite and in
+ *       [-1, 1], segments whose windows hear only silence reported ADV_LIVE_SEG_SILENT and played
+ *       as the (sanitised) delayed input, segments whose windows all hear sound attacked (ok or
+ *       failed, none missed), every event (probabilities, segment reports) finite.
+ * NUMERICS_VERBOSE=1 prints every live segment's status. */
 #include "testutil.h"
 #include "advinst/attack.h"
 #include "advinst/audio.h"
@@ -327,7 +327,6 @@ static void test_files(adv_model *m)
 
 #define LIVE_RATE 16000
 
-
 static double now(void)
 {
     struct timespec ts;
@@ -339,17 +338,18 @@ static double now(void)
  * clamped to [-1, 1]. */
 static float live_sanitised(float v) { return isfinite(v) && fabsf(v) >= FLT_MIN ? clampf(v) : 0.0f; }
 
-/* Clips the live engine finds silent: the silent signals, and all-NaN / all-Inf, sanitised to 0. */
+/* Signals the live engine finds silent: the silent signals, and all-NaN / all-Inf, sanitised to 0. */
 static int live_silent(int s) { return signals[s].silent || s == S_NAN_ALL || s == S_INF_ALL; }
 
 typedef struct {
-    int status[64];          /* per clip, -1 until reported */
-    long probs_events, bad_events;
-    uint64_t last_probs_frame;   /* end of the latest classified window */
+    signed char status[256];   /* per segment, -1 until reported */
+    long probs_events, bad_events, dup;
+    uint64_t last_probs_frame[2];   /* end of the latest classified window, input and output */
 } live_log;
 
 static void drain(adv_live *e, live_log *log)
 {
+    const long S = adv_live_segment_frames(e);
     adv_live_event ev;
     while (adv_live_poll_event(e, &ev)) {
         if (ev.type == ADV_LIVE_EV_PROBS) {
@@ -360,52 +360,42 @@ static void drain(adv_live *e, live_log *log)
                 sum += ev.probs[c];
             }
             log->probs_events++;
-            if (ev.frame > log->last_probs_frame) log->last_probs_frame = ev.frame;
+            if ((ev.stream == 0 || ev.stream == 1) && ev.frame > log->last_probs_frame[ev.stream])
+                log->last_probs_frame[ev.stream] = ev.frame;
+            else if (ev.stream != 0 && ev.stream != 1)
+                finite = 0;
             if (!finite || fabs(sum - 1) > 1e-4) log->bad_events++;
             continue;
         }
-        if (ev.clip >= 0 && ev.clip < 64) log->status[ev.clip] = (int)ev.status;
-        if (getenv("NUMERICS_VERBOSE")) fprintf(stderr, "clip %ld: %s, %ld iterations, %.3f s\n", ev.clip, adv_live_clip_status_name(ev.status), ev.iterations, ev.seconds);
-        if (ev.status == ADV_LIVE_CLIP_ERROR) fprintf(stderr, "clip %ld: error %s\n", ev.clip, ev.message);
-        if (!isfinite(ev.before_confidence) || !isfinite(ev.after_confidence) || isnan(ev.snr_db) ||
-            !isfinite(ev.seconds))
+        if (getenv("NUMERICS_VERBOSE"))
+            fprintf(stderr, "segment %ld (%.2f s): %s, %d/%d windows, SNR %.1f dB, %ld iterations\n", ev.segment,
+                    (double)ev.frame / LIVE_RATE, adv_live_segment_status_name(ev.status), ev.hits, ev.windows, ev.snr_db,
+                    ev.iterations);
+        if (ev.status == ADV_LIVE_SEG_ERROR) fprintf(stderr, "segment %ld: error %s\n", ev.segment, ev.message);
+        if (ev.segment >= 0 && ev.segment < 256) {
+            if (log->status[ev.segment] >= 0) log->dup++;
+            log->status[ev.segment] = (signed char)ev.status;
+        }
+        if (!isfinite(ev.after_confidence) || isnan(ev.snr_db) || ev.frame != (uint64_t)(ev.segment * S) ||
+            ev.hits > ev.windows)
             log->bad_events++;
     }
 }
 
-/* Sleeps 1 ms, taking events. */
-static void nap_and_drain(adv_live *e, live_log *log)
+/* Streams x[n][C] through the engine in 256-frame periods into y. The attack runs inside
+ * adv_live_process (synchronous mode): nothing depends on the machine's load. After each span
+ * boundary in `marks` it waits (up to 60 s) for the classifier worker to classify windows of both
+ * streams ending within a hop of it, so that every span's windows are classified (the worker classifies once it
+ * has caught up). Returns 0, or -1 after waiting 60 s in vain. */
+static int stream(adv_live *e, const float *x, float *y, long n, int C, const long *marks, int n_marks, live_log *log)
 {
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-    drain(e, log);
-}
-
-/* Streams x[n][C] (`clips` clips of interest) through the engine in 256-frame periods into y, as a
- * patient audio thread: before a period that reaches a clip's deadline it waits for the attack
- * worker to be done with the clip (attacked runs), and after a clip's last frame it waits for the
- * classifier to classify a window ending in that clip's last hop frames (the classifier classifies
- * once it has caught up, so its last window ends less than a hop before the input's end). The
- * workers run at low priority; this way no check depends on the machine's load. Returns 0, or -1
- * after waiting 60 s in vain. */
-static int stream(adv_live *e, const float *x, float *y, long n, int C, long clips, int attacked, live_log *log)
-{
-    const long N = adv_live_clip_frames(e), L = adv_live_latency(e);
     const long hop = lround(LIVE_RATE / adv_live_get_config(e)->classify_hz);
     float in[2][256], out[2][256];
     const float *ip[2] = {in[0], in[1]};
     float *op[2] = {out[0], out[1]};
-    long decided = 0, classified = 0;   /* clips waited for */
+    int mark = 0;
     for (long done = 0; done < n;) {
         uint32_t nf = n - done < 256 ? (uint32_t)(n - done) : 256;
-        for (; attacked && decided < clips && done + nf >= decided * N + L; decided++) {
-            const double give_up = now() + 60;
-            adv_live_stats st;
-            for (adv_live_get_stats(e, &st); st.clips_done <= decided; adv_live_get_stats(e, &st)) {
-                if (now() > give_up) return -1;
-                nap_and_drain(e, log);
-            }
-        }
         for (uint32_t i = 0; i < nf; i++)
             for (int c = 0; c < C; c++) in[c][i] = x[(size_t)(done + i) * C + c];
         adv_live_process(e, ip, op, nf);
@@ -413,53 +403,71 @@ static int stream(adv_live *e, const float *x, float *y, long n, int C, long cli
             for (int c = 0; c < C; c++) y[(size_t)(done + i) * C + c] = out[c][i];
         done += nf;
         drain(e, log);
-        for (; classified < clips && done >= (classified + 1) * N; classified++) {
+        for (; mark < n_marks && done >= marks[mark]; mark++) {
             const double give_up = now() + 60;
-            while (log->last_probs_frame <= (uint64_t)((classified + 1) * N - hop)) {
+            while (log->last_probs_frame[0] + (uint64_t)hop <= (uint64_t)marks[mark] ||
+                   log->last_probs_frame[1] + (uint64_t)hop <= (uint64_t)marks[mark]) {
                 if (now() > give_up) return -1;
-                nap_and_drain(e, log);
+                struct timespec ts = {0, 1000000};
+                nanosleep(&ts, NULL);
+                drain(e, log);
             }
         }
     }
     return 0;
 }
 
-/* One clip per signal, then two clips of a plain tone; attacked (bypass = 0) or in bypass. */
+/* Largest |sanitised mono| of x over frames [a, b). */
+static float peak_mono(const float *x, long a, long b, int C)
+{
+    float pk = 0;
+    for (long i = a < 0 ? 0 : a; i < b; i++) {
+        float acc = 0;
+        for (int c = 0; c < C; c++) acc += live_sanitised(x[(size_t)i * C + c]);
+        pk = fmaxf(pk, fabsf(acc / C));
+    }
+    return pk;
+}
+
+/* Every signal in turn (2 segments each; the silent ones a window longer, so that the windows
+ * ending in their last two segments hear only them), then a plain tone and silence for the
+ * latency; attacked (bypass = 0) or in bypass, in synchronous mode. */
 static void test_live_run(adv_model *m, int C, adv_live_method method, int bypass)
 {
     adv_live_config cfg;
     adv_live_config_default(&cfg, LIVE_RATE, C);
-    cfg.clip_seconds = 0.25;
-    cfg.budget_seconds = 0.25;
-    cfg.window_seconds = 0.25;
+    cfg.latency_seconds = 1.0;
+    cfg.window_seconds = 1.2;
     cfg.classify_hz = 20;
     cfg.attack_threads = 1;
-    cfg.workers_keep_priority = 1;   /* stream() waits for them: no need to starve them */
+    cfg.workers_keep_priority = 1;   /* stream() waits for the classifier: no need to starve it */
+    cfg.synchronous = 1;
+    cfg.sync_iterations = 10;
     adv_live_settings st;
     adv_live_settings_default(&st);
     st.method = method;
     st.target = ADV_LIVE_TARGET_RANDOM;
-    st.max_iter = 3;
     st.eps = 0.05f;
     st.lr = 1e-2f;
     st.bypass = bypass;
     adv_live *e = adv_live_create(m, &cfg, &st);
     CHECK(e != NULL, "live: %s", adv_error());
     if (!e) return;
-    const long N = adv_live_clip_frames(e), L = adv_live_latency(e), clips = N_SIGNALS + 2, n = clips * N + L + N;
-    float *x = calloc((size_t)n * C, sizeof(float)), *y = malloc(sizeof(float) * n * C);
-    for (long k = 0; k < clips; k++)   /* N_SIGNALS: the plain tone */
-        make_signal(k < N_SIGNALS ? (int)k : N_SIGNALS, x + (size_t)k * N * C, N, C, LIVE_RATE);
+    const long S = adv_live_segment_frames(e), L = adv_live_latency(e), W = adv_live_window_frames(e);
+    long start[N_SIGNALS + 2], n = 0;
+    for (int k = 0; k <= N_SIGNALS; k++) {   /* N_SIGNALS: the plain tone, 4 segments */
+        start[k] = n;
+        n += k == N_SIGNALS ? 4 * S : k < N_SIGNALS && live_silent(k) ? W + 2 * S : 2 * S;
+    }
+    start[N_SIGNALS + 1] = n;
+    n += L + S;   /* silence while the rest plays out */
+    float *x = calloc((size_t)n * C, sizeof(float)), *y = malloc(sizeof(float) * (size_t)n * C);
+    for (int k = 0; k <= N_SIGNALS; k++)
+        make_signal(k, x + (size_t)start[k] * C, start[k + 1] - start[k], C, LIVE_RATE);
     live_log log;
     memset(&log, 0, sizeof log);
-    for (int k = 0; k < 64; k++) log.status[k] = -1;
-    CHECK(stream(e, x, y, n, C, clips, !bypass, &log) == 0, "live: a worker made no progress for 60 s");
-    /* the last events */
-    for (int wait = 0; wait < 50; wait++) {
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
-        drain(e, &log);
-    }
+    memset(log.status, -1, sizeof log.status);
+    CHECK(stream(e, x, y, n, C, start + 1, N_SIGNALS + 1, &log) == 0, "live: the classifier made no progress for 60 s");
 
     char what[128];
     snprintf(what, sizeof what, "live %s, %d channel(s)%s", adv_live_method_name(method), C, bypass ? ", bypass" : "");
@@ -467,35 +475,50 @@ static void test_live_run(adv_model *m, int C, adv_live_method method, int bypas
     for (long i = 0; i < n * C; i++)
         if (!(fabsf(y[i]) <= 1.0f)) bad++;
     CHECK(bad == 0, "%s: %ld output samples non-finite or outside [-1, 1]", what, bad);
-    /* where nothing is added (bypass, silent clips), the output is the sanitised delayed input */
-    for (long k = 0; k < N_SIGNALS; k++) {
-        if (!bypass && !live_silent((int)k)) continue;
+    /* each segment: silent (every window ending in it hears only silence: reported silent and played
+     * as the sanitised delayed input), or attacked (every window ending in it hears sound: ok or
+     * failed, never missed); in bypass, everything is the sanitised delayed input */
+    long silent_segs = 0, attacked_segs = 0;
+    for (long a = 0; a + S <= n - L; a += S) {
+        const int k = (int)(a / S);
+        int sig = 0;
+        while (sig < N_SIGNALS && start[sig + 1] <= a) sig++;
+        const char *name = sig < N_SIGNALS ? signals[sig].name : "plain tone";
         long differ = 0;
-        for (long i = 0; i < N; i++)
+        for (long i = a; i < a + S; i++)
             for (int c = 0; c < C; c++) {
-                float want = live_sanitised(x[(size_t)(k * N + i) * C + c]), got = y[(size_t)(k * N + i + L) * C + c];
+                float want = live_sanitised(x[(size_t)i * C + c]), got = y[(size_t)(i + L) * C + c];
                 if (memcmp(&want, &got, sizeof want) != 0) differ++;
             }
-        CHECK(differ == 0, "%s, clip of %s: %ld samples differ from the sanitised delayed input", what, signals[k].name, differ);
-    }
-    if (!bypass) {
-        for (int k = 0; k < N_SIGNALS; k++) {
-            if (live_silent(k))
-                CHECK(log.status[k] == ADV_LIVE_CLIP_SILENT, "%s, clip of %s: status %s, expected silent", what,
-                      signals[k].name, log.status[k] < 0 ? "none" : adv_live_clip_status_name(log.status[k]));
-            else   /* attacked: stream() waits for the worker, so no misses */
-                CHECK(log.status[k] == ADV_LIVE_CLIP_OK || log.status[k] == ADV_LIVE_CLIP_FAILED ||
-                          log.status[k] == ADV_LIVE_CLIP_ALREADY,
-                      "%s, clip of %s: status %s, expected an attack", what, signals[k].name,
-                      log.status[k] < 0 ? "none" : adv_live_clip_status_name(log.status[k]));
+        const int all_silent = peak_mono(x, a - W, a + S, C) < 1e-6f, all_heard = peak_mono(x, a + S - W, a + 1, C) > 1e-3f;
+        if (bypass || all_silent)
+            CHECK(differ == 0, "%s, segment %d (%s): %ld samples differ from the sanitised delayed input", what, k, name, differ);
+        if (bypass) {
+            CHECK(log.status[k] < 0, "%s, segment %d (%s): reported %s in bypass", what, k, name,
+                  adv_live_segment_status_name(log.status[k]));
+        } else if (all_silent) {
+            silent_segs++;
+            CHECK(log.status[k] == ADV_LIVE_SEG_SILENT, "%s, segment %d (%s): status %s, expected silent", what, k, name,
+                  log.status[k] < 0 ? "none" : adv_live_segment_status_name(log.status[k]));
+        } else if (all_heard) {
+            attacked_segs++;
+            CHECK(log.status[k] == ADV_LIVE_SEG_OK || log.status[k] == ADV_LIVE_SEG_FAILED,
+                  "%s, segment %d (%s): status %s, expected an attack", what, k, name,
+                  log.status[k] < 0 ? "none" : adv_live_segment_status_name(log.status[k]));
         }
     }
-    CHECK(log.bad_events == 0, "%s: %ld events with non-finite or unnormalised numbers", what, log.bad_events);
-    CHECK(log.probs_events >= 2 * clips, "%s: only %ld probability events", what, log.probs_events);
+    if (!bypass)
+        CHECK(silent_segs >= 10 && attacked_segs >= 2 * (N_SIGNALS - 5), "%s: %ld silent and %ld attacked segments checked", what,
+              silent_segs, attacked_segs);
+    CHECK(log.bad_events == 0 && log.dup == 0, "%s: %ld events with non-finite or inconsistent numbers, %ld reported twice", what,
+          log.bad_events, log.dup);
+    CHECK(log.probs_events >= 2 * (N_SIGNALS + 1), "%s: only %ld probability events", what, log.probs_events);
     adv_live_stats stats;
     adv_live_get_stats(e, &stats);
-    printf("%s: clips ok %ld, failed %ld, miss %ld, clean %ld; %ld probability events\n", what, stats.clips_ok,
-           stats.clips_failed, stats.clips_miss, stats.clips_clean, log.probs_events);
+    CHECK(stats.segments_miss == 0, "%s: %ld segments missed in synchronous mode", what, stats.segments_miss);
+    printf("%s: segments ok %ld, failed %ld, miss %ld, clean %ld; %ld iterations; %ld probability events\n", what,
+           stats.segments_ok, stats.segments_failed, stats.segments_miss, stats.segments_clean, stats.iterations,
+           log.probs_events);
     adv_live_free(e);
     free(x);
     free(y);

@@ -25,15 +25,6 @@
 static char dir[900];
 static int anonymous;   /* this run uses O_TMPFILE files */
 
-static const char *path_in(const char *name)
-{
-    static char buf[4][1200];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
-
 /* Number of entries in dir (hidden ones included). */
 static int entries(void)
 {
@@ -54,7 +45,7 @@ static void remove_hidden(void)
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp.")) unlink(path_in(e->d_name));
+        if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp.")) unlink(tu_path(dir, e->d_name));
     closedir(d);
 }
 
@@ -82,7 +73,7 @@ static void test_commit_and_policies(void)
     mode_t mask = umask(022);
     umask(mask);
     int before = entries();
-    const char *p = path_in("new.txt");
+    const char *p = tu_path(dir, "new.txt");
     adv_outfile *o = adv_outfile_open(p, 0);
     CHECK(o != NULL, "open: %s", adv_error());
     if (!o) return;
@@ -127,7 +118,7 @@ static void test_commit_and_policies(void)
     adv_outfile_abort(o);
     read_text(p, text, sizeof text);
     CHECK(!strcmp(text, "replaced\n"), "abort changed the file: '%s'", text);
-    o = adv_outfile_open(path_in("aborted.txt"), 0);
+    o = adv_outfile_open(tu_path(dir, "aborted.txt"), 0);
     fprintf(adv_outfile_stream(o), "dropped\n");
     adv_outfile_abort(o);
     CHECK(entries() == before + 1, "abort left %d entries", entries());
@@ -137,22 +128,22 @@ static void test_commit_and_policies(void)
 static void test_bad_destinations(void)
 {
     int before = entries();
-    CHECK(adv_outfile_open(path_in("missing/x.txt"), 0) == NULL && strstr(adv_error(), "missing/x.txt: cannot write: ") &&
+    CHECK(adv_outfile_open(tu_path(dir, "missing/x.txt"), 0) == NULL && strstr(adv_error(), "missing/x.txt: cannot write: ") &&
               strstr(adv_error(), strerror(ENOENT)),
           "missing directory: %s", adv_error());
     CHECK(adv_error_exit(0) == 4, "exit code for a missing directory");
-    write_text(path_in("plain"), "x");
-    CHECK(adv_outfile_open(path_in("plain/x.txt"), 0) == NULL && strstr(adv_error(), strerror(ENOTDIR)),
+    write_text(tu_path(dir, "plain"), "x");
+    CHECK(adv_outfile_open(tu_path(dir, "plain/x.txt"), 0) == NULL && strstr(adv_error(), strerror(ENOTDIR)),
           "path under a file: %s", adv_error());
-    CHECK(adv_outfile_open(path_in(""), 0) == NULL && strstr(adv_error(), strerror(EISDIR)), "path ending in '/': %s",
+    CHECK(adv_outfile_open(tu_path(dir, ""), 0) == NULL && strstr(adv_error(), strerror(EISDIR)), "path ending in '/': %s",
           adv_error());
-    mkdir(path_in("sub"), 0755);
-    adv_outfile *o = adv_outfile_open(path_in("sub"), ADV_OUTFILE_REPLACE);
+    mkdir(tu_path(dir, "sub"), 0755);
+    adv_outfile *o = adv_outfile_open(tu_path(dir, "sub"), ADV_OUTFILE_REPLACE);
     if (o) adv_outfile_write(o, "x", 1);
     CHECK(o && adv_outfile_commit(o) == -1 && strstr(adv_error(), "sub: cannot write"), "over a directory: %s",
           adv_error());
-    rmdir(path_in("sub"));
-    unlink(path_in("plain"));
+    rmdir(tu_path(dir, "sub"));
+    unlink(tu_path(dir, "plain"));
     CHECK(entries() == before, "bad destinations left %d entries (had %d)", entries(), before);
 }
 
@@ -166,13 +157,13 @@ static int limited_child(void)
     const char *reason = strerror(EFBIG);
     int before = entries();
 
-    adv_outfile *o = adv_outfile_open(path_in("big.bin"), 0);
+    adv_outfile *o = adv_outfile_open(tu_path(dir, "big.bin"), 0);
     static char block[100000];
     CHECK(o && adv_outfile_write(o, block, sizeof block) == -1, "a write past the limit succeeded");
     CHECK(o && adv_outfile_commit(o) == -1 && strstr(adv_error(), "big.bin: cannot write: ") && strstr(adv_error(), reason),
           "raw writer: %s", adv_error());
 
-    o = adv_outfile_open(path_in("big.txt"), 0);
+    o = adv_outfile_open(tu_path(dir, "big.txt"), 0);
     FILE *f = adv_outfile_stream(o);
     for (int i = 0; i < 20000; i++) fprintf(f, "line %d of a long text file\n", i);
     CHECK(adv_outfile_commit(o) == -1 && strstr(adv_error(), reason) && adv_error_exit(0) == 4, "stream writer: %s",
@@ -180,12 +171,12 @@ static int limited_child(void)
 
     adv_audio a;
     adv_audio_alloc(&a, 48000, 2, 48000, 0);
-    CHECK(adv_audio_write(path_in("big.wav"), &a) == -1 && strstr(adv_error(), "big.wav: cannot write: ") &&
+    CHECK(adv_audio_write(tu_path(dir, "big.wav"), &a) == -1 && strstr(adv_error(), "big.wav: cannot write: ") &&
               strstr(adv_error(), reason) && adv_error_exit(0) == 4,
           "audio writer: %s", adv_error());
     a.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_24;
     for (long i = 0; i < a.frames * a.channels; i++) a.samples[i] = (float)((i * 7919) % 2001 - 1000) / 1000.0f;
-    CHECK(adv_audio_write(path_in("big.flac"), &a) == -1 && strstr(adv_error(), "big.flac: cannot write"),
+    CHECK(adv_audio_write(tu_path(dir, "big.flac"), &a) == -1 && strstr(adv_error(), "big.flac: cannot write"),
           "FLAC writer: %s", adv_error());
     adv_audio_free(&a);
 
@@ -193,16 +184,16 @@ static int limited_child(void)
     static float weights[40000];
     int64_t shape[1] = {40000};
     adv_st_add(&st, "w", ADV_DTYPE_F32, 1, shape, weights);
-    CHECK(adv_st_write(&st, path_in("big.safetensors")) == -1 && strstr(adv_error(), reason), "safetensors writer: %s",
+    CHECK(adv_st_write(&st, tu_path(dir, "big.safetensors")) == -1 && strstr(adv_error(), reason), "safetensors writer: %s",
           adv_error());
     adv_st_free(&st);
 
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 600, 600);
     unsigned char *px = cairo_image_surface_get_data(s);
     uint64_t rng = 7;
-    for (int i = 0; i < 600 * cairo_image_surface_get_stride(s); i++) px[i] = (unsigned char)tu_rand_u64(&rng);
+    for (int i = 0; i < 600 * cairo_image_surface_get_stride(s); i++) px[i] = (unsigned char)adv_rng_next(&rng);
     cairo_surface_mark_dirty(s);
-    CHECK(adv_png_write(s, path_in("big.png")) == -1 && strstr(adv_error(), "big.png: cannot write") &&
+    CHECK(adv_png_write(s, tu_path(dir, "big.png")) == -1 && strstr(adv_error(), "big.png: cannot write") &&
               adv_error_exit(0) == 4,
           "PNG writer: %s", adv_error());
 
@@ -219,7 +210,7 @@ static void test_killed_writer(void)
     if (pipe(pipefd) != 0) return;
     pid_t pid = fork();
     if (pid == 0) {
-        adv_outfile *o = adv_outfile_open(path_in("killed.bin"), 0);
+        adv_outfile *o = adv_outfile_open(tu_path(dir, "killed.bin"), 0);
         static char block[1 << 20];
         if (o) adv_outfile_write(o, block, sizeof block);
         if (write(pipefd[1], "w", 1) != 1) _exit(1);
@@ -234,7 +225,7 @@ static void test_killed_writer(void)
     close(pipefd[0]);
     close(pipefd[1]);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child not killed");
-    CHECK(access(path_in("killed.bin"), F_OK) != 0, "a killed writer left its file under the final name");
+    CHECK(access(tu_path(dir, "killed.bin"), F_OK) != 0, "a killed writer left its file under the final name");
     if (anonymous) CHECK(entries() == before, "a killed writer left %d entries (had %d)", entries(), before);
     remove_hidden();
 }

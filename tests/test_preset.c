@@ -25,11 +25,16 @@ static void check_shipped(void)
         {"cw-150", ADV_CW, 0.01, 0.01, 1e-5, "random"},     {"cw-180", ADV_CW, 0.01, 0.1, 1e-5, "random"},
         {"mscw-150", ADV_MSCW, 0.01, 10, 1e-5, "random"},   {"mscw-180", ADV_MSCW, 0.01, 15, 5e-5, "random"},
         {"cw-accordion", ADV_CW, 0.01, 0.5, 5e-5, "accordion"}, {"mscw-accordion", ADV_MSCW, 0.01, 10, 5e-5, "accordion"},
+        {"live-cw", ADV_CW, 0.01, 10, 2e-3, "random"},      {"live-mscw", ADV_MSCW, 0.01, 10, 2e-3, "random"},
     };
     const int n = (int)(sizeof table / sizeof table[0]);
     char names[ADV_PRESET_MAX][ADV_PRESET_NAME_MAX];
     int count = adv_preset_list(names, ADV_PRESET_MAX);
     CHECK(count == n, "%d presets shipped, expected %d (directory %s)", count, n, adv_preset_dir() ? adv_preset_dir() : "none");
+    adv_preset live;
+    CHECK(adv_preset_load("live-cw", &live) == 0 && (live.has & ADV_PRESET_HAS_BOUND) && live.bound_db == 36 &&
+              live.confidence == 0.2,
+          "live-cw: bound_db %g, confidence %g", live.bound_db, live.confidence);
     for (int i = 1; i < count; i++) CHECK(strcmp(names[i - 1], names[i]) < 0, "list sorted: %s, %s", names[i - 1], names[i]);
     for (int i = 0; i < n; i++) {
         const expected *e = &table[i];
@@ -130,7 +135,7 @@ static void check_live(void)
         {"[attack]\nmethod = cw\nlr = 1.5\n", "lr"},
         {"[attack]\nmethod = cw\nalpha = 2e6\n", "alpha"},
         {"[attack]\nmethod = cw\nmax_iter = 2000000\n", "max_iter"},
-        {"[attack]\nmethod = cw\ntarget = banjo\n", "unknown target class"},
+        {"[attack]\nmethod = cw\ntarget = banjo\n", "target: unknown class \"banjo\""},
         {"[attack]\nmethod = pgdn\n", "not a live method"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

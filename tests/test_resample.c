@@ -54,7 +54,7 @@ static void reference_forward(int rate_in, int rate_out, long n_in, const float 
 
 static void random_vector(float *v, long n, uint64_t *rng)
 {
-    for (long i = 0; i < n; i++) v[i] = tu_rand_normal(rng);
+    for (long i = 0; i < n; i++) v[i] = adv_rng_normal(rng);
 }
 
 static void test_against_spec(void)

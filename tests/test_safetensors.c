@@ -19,23 +19,6 @@ static void check_message(const char *what, const char *file)
     CHECK(!file || strstr(msg, file) != NULL, "%s: message does not name '%s': %s", what, file, msg);
 }
 
-static unsigned char *read_whole(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
 /* Image = 8-byte length + header (as given) + data. */
 static unsigned char *make_image(const char *header, const void *data, size_t data_len, size_t *size)
 {
@@ -87,7 +70,7 @@ static void test_round_trip(const char *dir)
     CHECK(count_dir_entries(dir) == 1, "temporary file left behind (%d entries)", count_dir_entries(dir));
 
     size_t size = 0;
-    unsigned char *img = read_whole(path, &size);
+    unsigned char *img = tu_read_file(path, &size);
     CHECK(img != NULL && size > 8, "read back bytes");
     if (img) {
         uint64_t h = 0;
@@ -273,7 +256,7 @@ static void test_truncation_and_flips(const char *dir)
     CHECK(adv_st_write(&st, path) == 0, "write: %s", adv_error());
     adv_st_free(&st);
     size_t size;
-    unsigned char *img = read_whole(path, &size);
+    unsigned char *img = tu_read_file(path, &size);
     CHECK(img != NULL, "read file");
     if (!img) return;
     int failures_ok = 1;
@@ -297,8 +280,8 @@ static void test_truncation_and_flips(const char *dir)
     for (int iter = 0; iter < 3000; iter++) {
         unsigned char *copy = malloc(size);
         memcpy(copy, img, size);
-        int flips = 1 + (int)(tu_rand_u64(&rng) % 4);
-        for (int f = 0; f < flips; f++) copy[tu_rand_u64(&rng) % size] = (unsigned char)tu_rand_u64(&rng);
+        int flips = 1 + (int)(adv_rng_next(&rng) % 4);
+        for (int f = 0; f < flips; f++) copy[adv_rng_next(&rng) % size] = (unsigned char)adv_rng_next(&rng);
         if (adv_st_parse(copy, size, "flip", &t) == 0) {
             parsed++;
             adv_st_free(&t);

@@ -25,7 +25,7 @@ static void tone(float *x, long n, int channels, int rate, uint64_t seed, float 
     for (long i = 0; i < n; i++) {
         double t = (double)i / rate;
         float v = amp * (float)(0.6 * sin(2 * M_PI * 330 * t) + 0.3 * sin(2 * M_PI * 1210 * t) * (1 + 0.5 * sin(2 * M_PI * 3 * t))) +
-                  0.01f * amp * tu_rand_normal(&r);
+                  0.01f * amp * adv_rng_normal(&r);
         for (int c = 0; c < channels; c++) x[(size_t)i * channels + c] = c ? 0.7f * v : v;
     }
 }
@@ -92,7 +92,7 @@ static void gradient_check(adv_model *m, int rate, int channels, adv_attack_meth
     float *d = adv_stream_param(s, &o16);
     const int64_t c16 = commit * 16000 / rate, e16 = end * 16000 / rate - 200;
     uint64_t r = 11;
-    for (int64_t k = c16 - o16 + 64; k < e16 - o16; k++) d[k] = 0.004f * tu_rand_normal(&r);
+    for (int64_t k = c16 - o16 + 64; k < e16 - o16; k++) d[k] = 0.004f * adv_rng_normal(&r);
     const float alpha = method == ADV_MSCW ? 10.0f : 1.0f;
     adv_stream_params p = {method, 3, 0.006f, alpha, 1e-3f, 1.0f, 0};   /* eps 0.006: some samples clamped */
     int64_t ends[2] = {c16 + (e16 - c16) / 3, e16 - 7};
@@ -196,7 +196,7 @@ static void gradient_check(adv_model *m, int rate, int channels, adv_attack_meth
     adv_stream_gradient(s, &p0, ends, 2, &g0, &g1);
     memcpy(g, adv_stream_param_grad(s) + g0, sizeof(float) * len);
     double dot = 0;
-    for (size_t i = 0; i < len; i++) dot += (double)(v[i] = tu_rand_normal(&r)) * g[i];
+    for (size_t i = 0; i < len; i++) dot += (double)(v[i] = adv_rng_normal(&r)) * g[i];
     const float h = 1e-4f;
     for (size_t i = 0; i < len; i++) d[g0 + i] = base[i] + h * v[i];
     double lp = adv_stream_gradient(s, &p0, ends, 2, &g0, &g1);
@@ -237,8 +237,7 @@ static void attack_check(adv_model *m)
     float logits[ADV_N_CLASSES];
     adv_audio a = {x, n, C, rate, 0};
     adv_classify_audio(m, &a, logits);
-    int orig = 0, target = -1;
-    for (int k = 1; k < ADV_N_CLASSES; k++) if (logits[k] > logits[orig]) orig = k;
+    int orig = adv_most_likely(logits), target = -1;
     for (int k = 0; k < ADV_N_CLASSES; k++)   /* the runner-up: reachable for this random model */
         if (k != orig && (target < 0 || logits[k] > logits[target])) target = k;
     if (getenv("TEST_STREAM_VERBOSE")) {
@@ -257,8 +256,10 @@ static void attack_check(adv_model *m)
     for (long t = 0; t < total; t += period) {
         adv_stream_segment seg;
         while (adv_stream_room(s) < period && adv_stream_commit(s, pert, &seg)) {
-            segs += !off;
-            ok += !off && seg.status == ADV_SEGMENT_OK;
+            /* judged as the listener judges: segments where a whole window ends (from 1.2 s) */
+            const int judged = !off && seg.start >= lround(1.2 * rate);
+            segs += judged;
+            ok += judged && seg.status == ADV_SEGMENT_OK;
             silent_segs += seg.status == ADV_SEGMENT_SILENT;
             if (getenv("TEST_STREAM_VERBOSE"))
                 fprintf(stderr, "segment %.2f s: status %d, %d/%d windows, min margin %.2f, p %.2f, SNR %.1f dB, %ld iterations\n",

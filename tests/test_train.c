@@ -19,7 +19,7 @@ static void make_clip(int kind, int index, float *x, long n)
     double f0 = (kind == 0 ? 1800.0 : 70.0) * (1.0 + 0.05 * index);
     for (long i = 0; i < n; i++) {
         double t = (double)i / 16000.0, v;
-        if (kind == 2) v = (fmod(t, 0.25) < 0.03 ? 0.5 : 0.01) * tu_rand_normal(&rng);
+        if (kind == 2) v = (fmod(t, 0.25) < 0.03 ? 0.5 : 0.01) * adv_rng_normal(&rng);
         else v = 0.4 * exp(-2 * t) * (sin(2 * M_PI * f0 * t) + 0.3 * sin(4 * M_PI * f0 * t));
         x[i] = (float)v;
     }

@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "advinst/safetensors.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,25 +15,7 @@ int tu_finish(const char *name)
     return tu_failures ? 1 : 0;
 }
 
-uint64_t tu_rand_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-float tu_rand_uniform(uint64_t *s, float lo, float hi)
-{
-    return lo + (hi - lo) * (float)((tu_rand_u64(s) >> 40) / (double)(1ULL << 24));
-}
-
-float tu_rand_normal(uint64_t *s)
-{
-    double u1 = ((tu_rand_u64(s) >> 11) + 1.0) / 9007199254740993.0;
-    double u2 = (tu_rand_u64(s) >> 11) / 9007199254740992.0;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
-}
+float tu_rand_uniform(uint64_t *s, float lo, float hi) { return lo + (hi - lo) * adv_rng_uniform(s); }
 
 double tu_rel_error(const float *a, const float *b, size_t n)
 {
@@ -64,4 +47,38 @@ const char *tu_scratch_dir(const char *test_name)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     if (system(cmd) != 0 || mkdir(path, 0755) != 0) return NULL;
     return path;
+}
+
+const char *tu_path(const char *dir, const char *name)
+{
+    static char buf[8][1200];
+    static int next;
+    char *p = buf[next++ % 8];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}
+
+unsigned char *tu_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *size = n >= 0 ? (size_t)n : 0;
+    return buf;
+}
+
+const float *tu_st_f32(const adv_st *st, const char *name, size_t *count)
+{
+    const adv_tensor *t = adv_st_find(st, name);
+    if (!t || t->dtype != ADV_DTYPE_F32) return NULL;
+    if (count) *count = t->nbytes / sizeof(float);
+    return t->data;
 }

@@ -5,7 +5,7 @@
 #   ui/control.sh method mscw           (cw, mscw, off)
 #   ui/control.sh step 2e-5 | alpha 10 | eps 0.01 | confidence 0.5 | iterations 300
 #   ui/control.sh preset mscw-accordion | bypass 1 | ping
-#   ui/control.sh stats                 print the state and the counters (messages, xruns, clips)
+#   ui/control.sh stats                 print the state and the counters (messages, xruns, segments)
 # Environment: HOST (localhost), PORT (9000, advinst's --osc-port), LISTEN (9001, for watch and stats).
 set -euo pipefail
 HOST=${HOST:-localhost} PORT=${PORT:-9000} LISTEN=${LISTEN:-9001}

@@ -24,8 +24,15 @@ typedef struct {
 int adv_audio_check_samples(const float *x, long frames, int channels, const char *what);
 
 /* Reads a whole file. Fails (adv_error) on a missing, unreadable or empty file, and on one whose
- * samples fail adv_audio_check_samples: NaN/Inf are an error, not silently passed on. */
+ * samples fail adv_audio_check_samples: NaN/Inf are an error, not silently passed on. A WAV cut
+ * short (its data chunk runs past the end of the file) is read as far as it goes, as libsndfile
+ * does; adv_audio_truncation says so. */
 int adv_audio_read(const char *path, adv_audio *out);
+
+/* For audio `a` just read from `path`: if path is a WAV cut short, "truncated: 2,980 of 128,718
+ * frames" (what was read, of what the header declares) into buf, and returns buf; else NULL.
+ * Programs print it as a warning. */
+const char *adv_audio_truncation(const char *path, const adv_audio *a, char *buf, size_t size);
 
 /* 1 if `path` is a non-empty regular file that looks like audio: libsndfile opens it, or it is a
  * WAV that adv_audio_read will refuse as corrupt (listed so that the read reports why). Never hands

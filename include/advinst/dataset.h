@@ -14,18 +14,13 @@
  */
 #ifndef ADVINST_DATASET_H
 #define ADVINST_DATASET_H
+#include "advinst/classes.h"
 #include <stdint.h>
 #include <stdio.h>
 
-#define ADV_NUM_CLASSES 12
+/* FSDKaggle2019's spelling of the classes of advinst/classes.h: "Accordion", ..., "Marimba_and_xylophone". */
+extern const char *const adv_fsd_class_names[ADV_N_CLASSES];
 
-/* Our names, index order of the paper: "accordion", "acoustic_guitar", ..., "marimba_and_xylophone". */
-extern const char *const adv_class_names[ADV_NUM_CLASSES];
-/* FSDKaggle2019's spelling of the same classes: "Accordion", ..., "Marimba_and_xylophone". */
-extern const char *const adv_fsd_class_names[ADV_NUM_CLASSES];
-
-/* Index of a class name (ours, exact match), or -1. */
-int adv_class_index(const char *name);
 /* Index of an FSDKaggle2019 label (exact match), or -1. */
 int adv_fsd_class_index(const char *label);
 
@@ -33,20 +28,24 @@ typedef enum { ADV_SPLIT_TRAIN = 0, ADV_SPLIT_VALID = 1 } adv_split;
 
 typedef struct {
     char *fname;      /* file name inside DIR/audio, no directory part */
-    int label;        /* 0 .. ADV_NUM_CLASSES-1 */
+    int label;        /* 0 .. ADV_N_CLASSES-1 */
     adv_split split;
 } adv_dataset_entry;
 
 typedef struct {
     char *dir;                    /* the data set directory (copy of what was loaded), may be NULL */
     adv_dataset_entry *entries;   /* in labels.csv order */
+    int flat;                     /* labels.csv was "fname,label": audio beside it, every clip "valid" */
     long count;
     long capacity;
 } adv_dataset;
 
 /* Reads DIR/labels.csv and checks it strictly: header, 3 columns per row, known label and split,
  * no duplicate or unsafe fname (no '/'), every DIR/audio/<fname> exists and is non-empty, at least
- * one row. On failure returns -1 with adv_error() naming the file and line, ds left empty. */
+ * one row. On failure returns -1 with adv_error() naming the file and line, ds left empty.
+ * A folder of recordings to evaluate may instead have a two-column "fname,label" labels.csv with
+ * the audio files beside it (labels in this project's or FSDKaggle2019's spelling); its clips are
+ * all in the "valid" split and ds->flat is set. */
 int adv_dataset_load(const char *dir, adv_dataset *ds);
 
 /* Same checks on a labels.csv at any path, audio looked up in audio_dir (NULL: don't check files). */
@@ -71,7 +70,7 @@ char *adv_dataset_audio_path(const adv_dataset *ds, long i);
 long adv_dataset_split_indices(const adv_dataset *ds, adv_split split, long *idx);
 
 /* counts[c][s]: entries of class c in split s. */
-void adv_dataset_counts(const adv_dataset *ds, long counts[ADV_NUM_CLASSES][2]);
+void adv_dataset_counts(const adv_dataset *ds, long counts[ADV_N_CLASSES][2]);
 
 /* Seeded split, 25 % valid. Stratified: per class, round(n/4) random entries (at least one when the
  * class has two or more) become "valid", the rest "train". Not stratified (the paper's split of

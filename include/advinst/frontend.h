@@ -45,8 +45,12 @@ const float *adv_frontend_db(const adv_frontend *fe);
 /* Backward of the last forward: gwave[n] = d loss / d wave given gout = d loss / d out (overwrites). */
 void adv_frontend_backward(adv_frontend *fe, const float *gout, float *gwave);
 
-/* Circular padding used by the front end and by training windows: maps each of the `padded`
- * output columns to a source column in [0, frames). */
+/* Circular padding used by the front end and by training windows, as the paper's code
+ * (circular_pad): pre = (padded - frames) / 2 and post = the rest are fixed once; then, while
+ * pre + post > 0, the current array is padded circularly with min(pre, T) of its last columns
+ * before and min(post, T) of its first columns after (T = its current length), which are taken
+ * off pre and post. Maps each of the `padded` output columns (src_index[padded]) to a source
+ * column in [0, frames). */
 void adv_circular_pad_index(int frames, int padded, int *src_index);
 
 /* FFTW's planner is not thread-safe: every module that makes or destroys FFTW plans holds this

@@ -57,20 +57,70 @@ typedef struct {
     long max_iter;         /* at most this many optimisation iterations per second of audio */
     float confidence;      /* the lead wanted: the target's probability ahead of the runner-up, per
                               time step of the network, before a window stops pushing (0: just ahead) */
+    float bound_db;        /* > 0: the perturbation stays this many dB below the input's local envelope
+                              (5 ms RMS, loudest over the last 100 ms and next 10 ms), and below eps */
     int bypass;            /* 1: output = delayed input (perturbations faded out) */
     char preset[ADV_PRESET_NAME_MAX];   /* last preset loaded, "" if none */
 } adv_live_settings;
 
-/* Ranges every way of setting them (options, presets, OSC) keeps to: eps and lr in (0, 1], alpha in
- * [0, ADV_LIVE_MAX_ALPHA], max_iter in 1..ADV_LIVE_MAX_ITER, confidence in [0, 1]. */
+/* ---- the settings table: every live setting, its type, range, description and names, for every
+ * way of setting it (command line, presets, OSC and OSCQuery, the web view, plugin ports) ---- */
+
 #define ADV_LIVE_MAX_ALPHA 1e6
 #define ADV_LIVE_MAX_ITER 1000000
+
+typedef enum {
+    ADV_LIVE_SET_TARGET = 0, /* text: class name or index, none, random; number: index into the values
+                                (0..11 the classes, 12 none, 13 random) */
+    ADV_LIVE_SET_METHOD,     /* text: off, cw, mscw; number: 0, 1, 2 (adv_live_method) */
+    ADV_LIVE_SET_FLOAT,      /* a number within [min, max] ((min, max] if min_open) */
+    ADV_LIVE_SET_INT,        /* a whole number within [min, max] */
+    ADV_LIVE_SET_BOOL,       /* 0 or 1 (text: 0, 1, off, on, false, true) */
+    ADV_LIVE_SET_PRESET      /* text: a preset name from the presets directory (never a path) */
+} adv_live_setting_kind;
+
+typedef struct {
+    const char *name;        /* "step": option --step, OSC /advinst/step, OSCQuery node, plugin port symbol */
+    adv_live_setting_kind kind;
+    const char *osc_types;   /* OSC argument types accepted: "s|i", "s", "f", "i" */
+    double min, max;         /* FLOAT, INT, BOOL: the range; TARGET, METHOD: value indexes */
+    int min_open;            /* 1: min excluded */
+    const char *preset_key;  /* key in a preset's [attack] section, NULL if presets do not set it */
+    const char *metavar;     /* command line argument ("CLASS", "F"), NULL for a flag (BOOL: sets 1) */
+    const char *description; /* one line, for --help, --list-osc, OSCQuery */
+} adv_live_setting;
+
+/* The table (in the order of --list-osc); *count receives its length. */
+const adv_live_setting *adv_live_setting_table(int *count);
+/* The entry of a name (exact), or NULL. */
+const adv_live_setting *adv_live_setting_find(const char *name);
+
+/* THE setter: sets setting `name` of s from text as a person or a controller writes it (a class
+ * name, "mscw", "1e-5", "300", "1", a preset name). Checks type and range against the table; m
+ * gives the class names (NULL: the default ones). Fails (adv_error: one line starting with the
+ * name, e.g. "eps = 2 is outside the live range (0, 1]") and leaves s unchanged on a problem.
+ * A preset loads that preset's values (adv_live_settings_from_preset) and records its name. Host-
+ * agnostic: used by the command line, presets, OSC, the web view and plugin ports alike. */
+int adv_live_settings_set(adv_live_settings *s, const adv_model *m, const char *name, const char *value);
+/* The same from a number (FLOAT, INT, BOOL: the value; TARGET, METHOD: the value index, see
+ * adv_live_setting_kind). A preset cannot be set from a number. */
+int adv_live_settings_set_number(adv_live_settings *s, const adv_model *m, const char *name, double value);
+/* The current value of `name` as text (as the setter takes it) into text[size] and, for every kind
+ * but PRESET, as a number (*number, may be NULL). 0, or -1 for an unknown name. */
+int adv_live_settings_get(const adv_live_settings *s, const adv_model *m, const char *name, char *text, size_t size,
+                          double *number);
+/* The named values of a TARGET or METHOD setting, in number order (target: the 12 classes, none,
+ * random); returns how many (0 for other kinds). */
+int adv_live_setting_values(const adv_live_setting *d, const adv_model *m, const char **names, int max);
+/* The range of a FLOAT, INT or BOOL setting as text: "(0, 1]", "1..1000000". */
+const char *adv_live_setting_range_text(const adv_live_setting *d, char *buf, size_t size);
 
 /* Method cw, no target, eps 0.01 and the live C&W values measured in docs/live.md (alpha 10,
  * lr 1e-3, confidence 0.2), 1000 iterations per second (no cap), bypass off. */
 void adv_live_settings_default(adv_live_settings *s);
-/* Applies a preset's method (cw or mscw only), parameters (within the ranges above) and target
- * (checked against the model's classes). Fails (adv_error) and leaves s unchanged on a problem. */
+/* Applies a preset's method (cw or mscw only), parameters (within the table's ranges) and target
+ * (checked against the model's classes). Fails (adv_error) and leaves s unchanged on a problem.
+ * name_or_path: as adv_preset_load (the command line may name a file; the setter takes names only). */
 int adv_live_settings_apply_preset(adv_live_settings *s, const adv_model *m, const char *name_or_path);
 /* Same with a preset already parsed. */
 int adv_live_settings_from_preset(adv_live_settings *s, const adv_model *m, const adv_preset *p);
@@ -86,7 +136,9 @@ typedef struct {
     double classify_hz;      /* re-classifications per second of input and output */
     double ramp_ms;          /* raised-cosine fade where the perturbation starts or stops (bypass, misses) */
     int classify;            /* run the classifier worker (probability events) */
-    int attack_threads;      /* OpenMP threads of the attack worker (the classifier uses 1) */
+    int spectrum;            /* the classifier also emits SPECTRUM events (for the web view; default 0) */
+    int attack_threads;      /* OpenMP threads of the attack worker (the classifier uses 1); in
+                                synchronous mode, set on the thread calling adv_live_process */
     int workers_keep_priority;   /* 1: the workers keep the creating thread's priority instead of
                                     yielding to the audio threads (nice 19 and 10); for tests that
                                     wait for them on a busy machine */
@@ -146,7 +198,14 @@ void adv_live_read_settings(adv_live *e, int reader, adv_live_settings *out);
 
 /* ---- events ---- */
 
-typedef enum { ADV_LIVE_EV_PROBS = 0, ADV_LIVE_EV_SEGMENT } adv_live_event_type;
+typedef enum { ADV_LIVE_EV_PROBS = 0, ADV_LIVE_EV_SEGMENT, ADV_LIVE_EV_SPECTRUM } adv_live_event_type;
+
+/* SPECTRUM events: the columns of the classifier's mel spectrogram of a stream (the front end's
+ * 100 bands in dB, averaged in pairs) that are new since the last classification of the window, up
+ * to 0.5 s per event and a few events per classification (so a classifier running slow leaves no
+ * gap until its windows are more than 1.5 s apart). */
+#define ADV_LIVE_SPECTRUM_BANDS 50
+#define ADV_LIVE_SPECTRUM_COLUMNS 16
 
 typedef enum {
     ADV_LIVE_SEG_OK = 0,     /* every window ending in it was heard as the target when last checked */
@@ -160,10 +219,17 @@ const char *adv_live_segment_status_name(adv_live_segment_status s);
 
 typedef struct {
     adv_live_event_type type;
-    uint64_t frame;          /* input time: PROBS: end of the window; SEGMENT: segment start */
-    /* PROBS */
+    uint64_t frame;          /* PROBS, SPECTRUM: end of the window (the stream's time); SEGMENT: segment start
+                                (input time) */
+    /* PROBS and SPECTRUM */
     int stream;              /* 0 = input, 1 = output */
     float probs[ADV_N_CLASSES];
+    int silent;              /* PROBS: the window's RMS is below ADV_SILENCE_RMS (attack.h): readouts say
+                                "silent" instead of a class (the probabilities are still given) */
+    /* SPECTRUM: columns oldest first, each new since the stream's previous SPECTRUM event */
+    int n_columns;
+    uint64_t column_frame[ADV_LIVE_SPECTRUM_COLUMNS];   /* the column's centre, in the stream's time (frames) */
+    float column_db[ADV_LIVE_SPECTRUM_COLUMNS][ADV_LIVE_SPECTRUM_BANDS];   /* mel power in dB, low band first */
     /* SEGMENT (reported when it starts to play) */
     long segment;            /* 0-based segment number (its start / its length) */
     long frames;             /* segment length */

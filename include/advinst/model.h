@@ -2,14 +2,27 @@
  * and a workspace that runs it forward and backward for a batch of N inputs of 100 x T frames. */
 #ifndef ADVINST_MODEL_H
 #define ADVINST_MODEL_H
+#include "advinst/classes.h"
 #include "advinst/nn.h"
 #include "advinst/frontend.h"
 #include "advinst/safetensors.h"
 
-#define ADV_N_CLASSES 12
 #define ADV_N_CONV 8
 #define ADV_N_BN 7
 #define ADV_CLASS_NAME_MAX 32
+
+/* The network, described once: layer i is conv{i+1} (PyTorch names "conv{i+1}.weight" ...), then,
+ * if bn, ReLU and BatchNorm "bn{i+1}" (model.bn[i]), then average pooling pool_h x pool_w if
+ * pool_h > 0, then dropout with probability `dropout` in training if > 0. The last layer's output
+ * goes to the head (mean over frequency, max over time). The table drives the model's shapes and
+ * file names, the network's buffers, forward and backward, and the FLOP count. */
+typedef struct {
+    int cin, cout, k, stride, pad;
+    int bn;
+    int pool_h, pool_w;
+    float dropout;
+} adv_layer;
+extern const adv_layer adv_layers[ADV_N_CONV];
 
 typedef struct {
     adv_conv conv[ADV_N_CONV];
@@ -23,8 +36,6 @@ typedef struct {
     size_t n_params;                   /* floats in param_block (trainable: conv w/b, bn gamma/beta) */
 } adv_model;
 
-/* The 12 class names in index order (sorted, as the paper). */
-extern const char *const adv_default_classes[ADV_N_CLASSES];
 /* Class index of a name (case-insensitive, '-'/'_' and spaces equivalent), or -1. */
 int adv_model_class_index(const adv_model *m, const char *name);
 
@@ -70,6 +81,11 @@ void adv_net_forward(adv_net *net, const float *x, float *logits);
 /* glogits[n][12] -> gx[n][100][t] (NULL: skip) and, in training, parameter gradients (+=). */
 void adv_net_backward(adv_net *net, const float *glogits, float *gx);
 
+/* Evaluation networks transform the convolution weights (Winograd) when they are created; after
+ * changing the model's weights in place, call this before the next forward. Training networks
+ * transform them at every forward. */
+void adv_net_refresh(adv_net *net);
+
 /* Time steps of the head (the network's output width) and the per-time-step class scores of the
  * last forward: the head's mean over frequency before its max over time, scores[n][12][steps]. */
 int adv_net_time_steps(const adv_net *net);
@@ -82,6 +98,9 @@ void adv_net_set_dropout(adv_net *net, int enabled);
 /* Reseeds the dropout generator (training is seeded per batch for exact resumption). */
 void adv_net_set_rng(adv_net *net, uint64_t seed);
 
-/* FLOPs (multiply-add = 2) of one forward of one input of t frames, convolutions only. */
+/* FLOPs (multiply-add = 2) of one forward of one input of t frames, convolutions only (direct
+ * convolution count, also for layers run as Winograd). */
 double adv_net_conv_flops(int t);
+/* The same for layer i alone, and its output size (h x w) for an input of t frames. */
+double adv_net_layer_flops(int i, int t, int *h, int *w);
 #endif

@@ -1,5 +1,7 @@
-/* OSC control of `advinst live` (liblo, UDP), namespace /advinst. The only place that knows the
- * addresses; docs/live.md describes them.
+/* OSC control of `advinst live` (liblo, UDP), namespace /advinst; docs/live.md describes it.
+ * Every setting is /advinst/NAME for each NAME of the live settings table (live.h: its types,
+ * ranges and descriptions), set through adv_live_settings_set / _set_number; the other addresses
+ * are listed in src/osc.c. adv_osc_addresses() is the whole list (--list-osc, OSCQuery).
  *
  * In:  /advinst/target s|i   class name or index, "none" (no attack) or "random"
  *      /advinst/method s     cw, mscw, off
@@ -15,7 +17,7 @@
  *      /advinst/query [s host, i port]   answered with /advinst/state and /advinst/stats, to that
  *                            address only (no arguments: the sender)
  * Out (to subscribers; replies also to the sender):
- *      /advinst/prediction s stream ("in"|"out"), s class, f confidence
+ *      /advinst/prediction s stream ("in"|"out"), s class ("silent" while the window is silent), f confidence
  *      /advinst/probs s stream, 12 f in class order
  *      /advinst/attack i clip, s status, f snr_db, i iterations, s prediction-after
  *      /advinst/state s target, s method, f step, f alpha, f eps, i iterations, i bypass, s preset,

@@ -11,6 +11,7 @@
  *   target = random        ; optional: a class name or index, or random
  *   confidence = 0         ; optional (beyond the paper)
  *   min_snr_db = 30        ; optional (beyond the paper)
+ *   bound_db = 36          ; optional, live only: the perturbation this far below the input's envelope
  *
  * A preset is named by NAME (NAME.ini in the presets directory) or by a path (anything with a '/'
  * or ending in ".ini"). The directory is $ADVINST_PRESETS, else the installed one (share/advinst/
@@ -31,7 +32,8 @@ enum {
     ADV_PRESET_HAS_MAX_ITER = 1 << 4,
     ADV_PRESET_HAS_TARGET = 1 << 5,
     ADV_PRESET_HAS_CONFIDENCE = 1 << 6,
-    ADV_PRESET_HAS_MIN_SNR = 1 << 7
+    ADV_PRESET_HAS_MIN_SNR = 1 << 7,
+    ADV_PRESET_HAS_BOUND = 1 << 8
 };
 
 typedef struct {
@@ -40,7 +42,7 @@ typedef struct {
     char description[256];
     unsigned has;                     /* ADV_PRESET_HAS_* of the keys present */
     adv_attack_method method;
-    double eps, alpha, lr, confidence, min_snr_db;
+    double eps, alpha, lr, confidence, min_snr_db, bound_db;
     long max_iter;
     char target[ADV_CLASS_NAME_MAX];  /* as written (class name, index or "random"); "" if absent */
 } adv_preset;

@@ -21,4 +21,7 @@ void adv_progress_finish(adv_progress *p);
 
 /* Monotonic clock in seconds. */
 double adv_now(void);
+/* CPU time of the whole process (all threads) in seconds: on a shared machine, the time the
+ * process actually ran (benchmarks at one thread report it beside the wall time). */
+double adv_cpu_now(void);
 #endif

@@ -39,26 +39,19 @@ typedef struct {
     double probe_seconds;        /* spacing of the tracked window ends (window offsets) */
     int batch;                   /* windows per iteration */
     uint64_t seed;               /* window offsets */
-    int window_loss;             /* 0: per-time-step loss (default); 1: the window's logits (as the paper);
-                                    2: logits with a soft maximum over time (temperature lse_tau) */
-    double lse_tau;
-    int pick;                    /* which window ends an iteration takes (ADV_STREAM_PICK_*) */
+    int window_loss;             /* 0: per-time-step loss (default); 1: the window's logits (as the paper) */
+    int update;                  /* ADV_STREAM_UPDATE_L2 (default): momentum on the gradient, the step's
+                                    RMS over the free part lr (steepest descent in the L2 geometry the
+                                    SNR lives in); _SIGN: the paper's sign of the gradient and Adam;
+                                    _ADAM: Adam on the gradient */
     double lr_decay;             /* > 0: an element's step is lr * d / (d + its age in iterations) */
-    double init_lag_seconds;     /* > 0: new input's perturbation starts as init_gain x the one this
-                                    much earlier (music repeats; so does what fools the network) */
-    double init_gain;
-    int update;                  /* ADV_STREAM_UPDATE_SIGN (the paper's: sign of the gradient, Adam) or
-                                    ADV_STREAM_UPDATE_L2 (momentum on the gradient, step RMS lr) */
-    double adapt;                /* > 1: each window's cross-entropy weight is multiplied by this while
-                                    it falls short of the margin, divided by its square root once it
-                                    holds (within 0.01 to 100 times alpha) */
 } adv_stream_config;
 
-enum { ADV_STREAM_PICK_OLDEST = 0, ADV_STREAM_PICK_UNIFORM, ADV_STREAM_PICK_NEWEST };
 enum { ADV_STREAM_UPDATE_SIGN = 0, ADV_STREAM_UPDATE_L2, ADV_STREAM_UPDATE_ADAM };
 
-/* window 3.7 s, horizon 1.6 s, segments 0.2 s, probes every 0.05 s, batch 2, seed 1, per-step
- * loss, newest-biased picks, no step decay. */
+
+/* window 3.7 s, horizon 1.6 s, segments 0.2 s, probes every 0.05 s, batch 1, seed 1, per-step
+ * loss, L2 updates with a step decay of 15 iterations (docs/live.md: how these were chosen). */
 void adv_stream_config_default(adv_stream_config *c, int rate, int channels);
 
 typedef struct {

@@ -5,6 +5,7 @@
 #ifndef ADVINST_SYNTH_H
 #define ADVINST_SYNTH_H
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -12,6 +13,7 @@ typedef struct {
     int clips_per_class;        /* 0: the default table, 49-75 per class, 799 clips in all */
     const char *soundfont_dir;  /* NULL: /usr/share/sounds/sf2 and /usr/share/sounds/sf3 */
     const char *drumkit_dir;    /* NULL: /usr/share/hydrogen/data/drumkits */
+    const char *samples_dir;    /* npm recordings (scripts/fetch-samples.sh); NULL: none */
     int small;                  /* only TimGM6mb + own synthesis (no big soundfonts, kits, espeak-ng) */
     double max_seconds;         /* longest clip; 0: 30 */
     double min_seconds;         /* shortest clip target; 0: 0.3 */
@@ -47,4 +49,14 @@ long adv_render_class_count(const adv_render_options *o, int cls);
  * ADV_EXIT_OUTPUT: out_dir exists without force, or a write failed; ADV_EXIT_INTERRUPTED:
  * o->cancel was set, the staging directory is removed) with adv_error set. */
 int adv_render_dataset(const char *out_dir, const adv_render_options *o, int force);
+
+/* Where scripts/fetch-samples.sh puts the npm recordings: <source tree>/data/samples, or NULL
+ * when that directory does not exist. */
+const char *adv_default_samples_dir(void);
+
+/* The held-out real recordings (never rendered for training): Sonic Pi's recorded kicks, hi-hats
+ * and electric guitar phrases and the held-out npm instrument under samples_dir, each as it was
+ * recorded (mono, 16 kHz, at most 10 s) into out_dir (labels.csv, split "valid"), staged like a
+ * render. summary (may be NULL) gets one line of counts. Returns 0 or an exit code. */
+int adv_heldout_dataset(const char *out_dir, const char *samples_dir, int force, char *summary, size_t size);
 #endif

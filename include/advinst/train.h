@@ -11,6 +11,7 @@
 #ifndef ADVINST_TRAIN_H
 #define ADVINST_TRAIN_H
 #include "advinst/dataset.h"
+#include "advinst/calibration.h"
 #include "advinst/model.h"
 #include <signal.h>
 #include <stdint.h>
@@ -48,6 +49,12 @@ typedef struct {
     const char *log_path;          /* per-epoch CSV (NULL: none) */
     const char *resume_path;       /* checkpoint to continue from (NULL: fresh start) */
     const char *data_name;         /* recorded in the model's metadata */
+    /* Beyond the paper (all 0 by default, which is exactly the paper's recipe); see
+     * docs/dataset.md "Training for calibrated confidence". */
+    float label_smoothing;         /* target = (1 - s) one-hot + s / 12 */
+    float mixup_alpha;             /* mixup of normalised windows, lambda ~ Beta(a, a), folded to >= 0.5 */
+    int freq_mask;                 /* SpecAugment-style: up to this many mel bands zeroed per window */
+    int calibrate;                 /* fit the softmax temperature on the validation split at the end */
     volatile sig_atomic_t *stop;   /* set asynchronously (Ctrl-C): stop after the current batch */
 } adv_train_options;
 
@@ -59,6 +66,7 @@ int adv_train(adv_model **model, const adv_spectra *sp, const adv_train_options 
 
 /* ---- evaluation ---- */
 typedef struct {
+    double temperature;          /* applied to the logits (0: 1); adv_evaluate_spectra takes the model's */
     long clips;
     long correct;
     double accuracy;
@@ -67,10 +75,21 @@ typedef struct {
     long confusion[ADV_N_CLASSES][ADV_N_CLASSES];   /* [predicted][true] counts */
     long per_class_total[ADV_N_CLASSES];
     long per_class_correct[ADV_N_CLASSES];
+    /* calibration (adv_eval_finish): ADV_CALIBRATION_BINS (15) equal-width confidence bins */
+    long bin_count[ADV_CALIBRATION_BINS];
+    double bin_confidence[ADV_CALIBRATION_BINS], bin_correct[ADV_CALIBRATION_BINS];   /* sums; means after adv_eval_finish */
+    double ece;                  /* expected calibration error */
+    long wrong;
+    double wrong_confidence;     /* mean confidence of the wrong predictions (0 if none) */
 } adv_eval;
 
-/* Evaluates whole clips of one split (split < 0: all) in evaluation mode. */
+/* Evaluates whole clips of one split (split < 0: all) in evaluation mode, at the model's
+ * temperature. */
 int adv_evaluate_spectra(adv_model *m, const adv_spectra *sp, int split, adv_eval *ev);
+/* The same, also storing each evaluated clip's logits (logits_out: count x 12, in clip order of
+ * the split) and spectrogram index (index_out); either may be NULL. */
+int adv_evaluate_spectra_logits(adv_model *m, const adv_spectra *sp, int split, adv_eval *ev, float *logits_out,
+                                int *index_out);
 
 /* Adds one clip's prediction to the tallies (used by the evaluators and by tests). */
 void adv_eval_add(adv_eval *ev, int truth, const float *logits);
@@ -82,6 +101,8 @@ void adv_eval_confusion_normalised(const adv_eval *ev, double out[ADV_N_CLASSES]
 /* Writes the normalised matrix as CSV / as a PNG picture (cairo), atomically. */
 int adv_eval_write_confusion_csv(const adv_eval *ev, const adv_model *m, const char *path);
 int adv_eval_write_confusion_png(const adv_eval *ev, const adv_model *m, const char *title, const char *path);
+/* Reliability diagram (accuracy against confidence per bin, with the diagonal, bin counts, ECE). */
+int adv_eval_write_reliability_png(const adv_eval *ev, const char *title, const char *path);
 /* Plots a training log CSV (losses and accuracies per epoch) as a PNG, atomically. */
 int adv_plot_training_log(const char *csv_path, const char *title, const char *png_path);
 #endif

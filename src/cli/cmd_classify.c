@@ -1,5 +1,6 @@
 /* advinst classify: prediction and confidence per audio file. */
 #include "cli.h"
+#include "advinst/calibration.h"
 #include "advinst/classifier.h"
 #include "advinst/error.h"
 #include <cjson/cJSON.h>
@@ -69,6 +70,7 @@ int cmd_classify(int argc, char **argv)
             status = ADV_EXIT_INPUT;
             continue;
         }
+        cli_warn_truncated("classify", argv[i], &a);
         int rc = adv_classify_audio(m, &a, logits);
         adv_audio_free(&a);
         if (rc != 0) {
@@ -76,9 +78,8 @@ int cmd_classify(int argc, char **argv)
             status = ADV_EXIT_INPUT;
             continue;
         }
-        adv_softmax(ADV_N_CLASSES, logits, probs);
-        int best = 0;
-        for (int k = 1; k < ADV_N_CLASSES; k++) if (probs[k] > probs[best]) best = k;
+        adv_model_probs(m, logits, probs);
+        int best = adv_most_likely(probs);
         if (json) print_json(m, argv[i], logits, probs, best);
         else printf("%s: %s (confidence %.3f)\n", argv[i], m->classes[best], probs[best]);
         fflush(stdout);

@@ -22,6 +22,7 @@ static void help(void)
     printf("usage: advinst dataset render --out DIR [OPTIONS]\n"
            "       advinst dataset fsdkaggle2019 --csv FILE --audio DIR --out DIR [--seed N] [--force]\n"
            "       advinst dataset demo --out DIR [--seed N] [--force]\n"
+           "       advinst dataset heldout --out DIR [--samples-dir D] [--force]\n"
            "       advinst dataset check DIR\n\n"
            "Data sets are DIR/labels.csv (fname,label,split) and DIR/audio/*.wav (16 kHz mono).\n\n"
            "render: renders the paper's 12 classes from the installed soundfonts, Hydrogen drum kits,\n"
@@ -31,6 +32,8 @@ static void help(void)
            "  -n, --clips-per-class N  clips per class (default: 49-75 per class, 799 in all)\n"
            "      --soundfont-dir D    where the .sf2/.sf3 files are (default /usr/share/sounds)\n"
            "      --drumkit-dir D      Hydrogen drum kits (default /usr/share/hydrogen/data/drumkits)\n"
+           "      --samples-dir D      recorded instruments from scripts/fetch-samples.sh\n"
+           "                           (default: data/samples of the source tree, if present)\n"
            "      --soundfonts SET     all (default) or small: only TimGM6mb and own synthesis\n"
            "      --max-seconds S      longest clip (default 30)\n"
            "  -j, --threads N          worker threads (default 2; output does not depend on it)\n"
@@ -41,10 +44,12 @@ static void help(void)
            "  -a, --audio DIR          directory with the CSV's audio files\n\n"
            "demo: six 3-5 s clips (harmonica, acoustic guitar, accordion, glockenspiel, bass guitar,\n"
            "electric guitar) as DIR/<class>.wav.\n\n"
+           "heldout: the real recordings kept out of every render (Sonic Pi's kicks, hi-hats and\n"
+           "electric guitar, the nylon guitar from npm), as recorded, for `advinst evaluate`.\n\n"
            "check: validates DIR/labels.csv and the audio files and prints the counts per class.\n");
 }
 
-enum { OPT_SF_DIR = 1000, OPT_KIT_DIR, OPT_SOUNDFONTS, OPT_MAX_SECONDS };
+enum { OPT_SF_DIR = 1000, OPT_KIT_DIR, OPT_SOUNDFONTS, OPT_MAX_SECONDS, OPT_SAMPLES_DIR };
 
 static const struct option options[] = {
     {"out", required_argument, 0, 'o'},
@@ -52,6 +57,7 @@ static const struct option options[] = {
     {"clips-per-class", required_argument, 0, 'n'},
     {"soundfont-dir", required_argument, 0, OPT_SF_DIR},
     {"drumkit-dir", required_argument, 0, OPT_KIT_DIR},
+    {"samples-dir", required_argument, 0, OPT_SAMPLES_DIR},
     {"soundfonts", required_argument, 0, OPT_SOUNDFONTS},
     {"max-seconds", required_argument, 0, OPT_MAX_SECONDS},
     {"threads", required_argument, 0, 'j'},
@@ -73,7 +79,7 @@ static int parse(int argc, char **argv, const char *sub, args *a)
     memset(a, 0, sizeof *a);
     adv_render_options_default(&a->render);
     a->render.progress = 1;
-    int opt;
+    int opt, samples_set = 0;
     long v;
     double d;
     optind = 1;
@@ -97,6 +103,7 @@ static int parse(int argc, char **argv, const char *sub, args *a)
             break;
         case OPT_SF_DIR: a->render.soundfont_dir = optarg; break;
         case OPT_KIT_DIR: a->render.drumkit_dir = optarg; break;
+        case OPT_SAMPLES_DIR: a->render.samples_dir = optarg; samples_set = 1; break;
         case OPT_SOUNDFONTS:
             if (strcmp(optarg, "small") == 0) a->render.small = 1;
             else if (strcmp(optarg, "all") == 0) a->render.small = 0;
@@ -114,6 +121,7 @@ static int parse(int argc, char **argv, const char *sub, args *a)
         default: return cli_error("dataset", ADV_EXIT_USAGE, "see 'advinst dataset --help'");
         }
     }
+    if (!samples_set && !a->render.small) a->render.samples_dir = adv_default_samples_dir();
     if (optind < argc && strcmp(sub, "check") != 0)
         return cli_error("dataset", ADV_EXIT_USAGE, "%s: unexpected argument '%s'", sub, argv[optind]);
     if (strcmp(sub, "check") != 0 && !a->out)
@@ -125,11 +133,11 @@ static int report(const char *dir)
 {
     adv_dataset ds;
     if (adv_dataset_load(dir, &ds) < 0) return cli_error("dataset", ADV_EXIT_INPUT, "%s", adv_error());
-    long counts[ADV_NUM_CLASSES][2];
+    long counts[ADV_N_CLASSES][2];
     adv_dataset_counts(&ds, counts);
     printf("%-24s %6s %6s\n", "class", "train", "valid");
     long tt = 0, tv = 0;
-    for (int c = 0; c < ADV_NUM_CLASSES; c++) {
+    for (int c = 0; c < ADV_N_CLASSES; c++) {
         printf("%-24s %6ld %6ld\n", adv_class_names[c], counts[c][0], counts[c][1]);
         tt += counts[c][0];
         tv += counts[c][1];
@@ -178,11 +186,12 @@ static int demo(const args *a)
 
 int cmd_dataset(int argc, char **argv)
 {
-    if (argc < 2) return cli_error("dataset", ADV_EXIT_USAGE, "missing subcommand (render, fsdkaggle2019, demo, check; see --help)");
+    if (argc < 2) return cli_error("dataset", ADV_EXIT_USAGE, "missing subcommand (render, fsdkaggle2019, demo, heldout, check; see --help)");
     const char *sub = argv[1];
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) { help(); return ADV_EXIT_OK; }
-    int known = !strcmp(sub, "render") || !strcmp(sub, "fsdkaggle2019") || !strcmp(sub, "demo") || !strcmp(sub, "check");
-    if (!known) return cli_error("dataset", ADV_EXIT_USAGE, "unknown subcommand '%s' (render, fsdkaggle2019, demo, check)", sub);
+    int known = !strcmp(sub, "render") || !strcmp(sub, "fsdkaggle2019") || !strcmp(sub, "demo") ||
+                !strcmp(sub, "check") || !strcmp(sub, "heldout");
+    if (!known) return cli_error("dataset", ADV_EXIT_USAGE, "unknown subcommand '%s' (render, fsdkaggle2019, demo, heldout, check)", sub);
     args a;
     int rc = parse(argc - 1, argv + 1, sub, &a);
     if (rc < 0) return ADV_EXIT_OK;
@@ -192,6 +201,13 @@ int cmd_dataset(int argc, char **argv)
         return report(argv[1 + optind]);
     }
     if (!strcmp(sub, "demo")) return demo(&a);
+    if (!strcmp(sub, "heldout")) {
+        char summary[256];
+        rc = adv_heldout_dataset(a.out, a.render.samples_dir, a.force, summary, sizeof summary);
+        if (rc) return cli_error("dataset", rc, "%s", adv_error());
+        fprintf(stderr, "advinst dataset: %s: %s\n", a.out, summary);
+        return report(a.out);
+    }
     if (!strcmp(sub, "fsdkaggle2019")) {
         if (!a.csv || !a.audio) return cli_error("dataset", ADV_EXIT_USAGE, "fsdkaggle2019: --csv and --audio are required");
         rc = adv_dataset_import_fsdkaggle(a.csv, a.audio, a.out, a.render.seed, a.force, 1);

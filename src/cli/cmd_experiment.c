@@ -232,12 +232,9 @@ int cmd_experiment(int argc, char **argv)
     adv_model *model = adv_model_load(model_path);
     if (!model) return cli_error(CMD, ADV_EXIT_INPUT, "%s", adv_error());
     if (!table1 && !noise) {
-        if (target_name && strcasecmp(target_name, "random") != 0) {
-            char *end;
-            long k = strtol(target_name, &end, 10);
-            base.target = *target_name && !*end ? (k >= 0 && k < ADV_N_CLASSES ? (int)k : -1)
-                                                : adv_model_class_index(model, target_name);
-            if (base.target < 0) {
+        if (target_name) {
+            base.target = adv_attack_target_parse(model, target_name, 0);
+            if (base.target == ADV_TARGET_INVALID) {
                 adv_model_free(model);
                 return cli_error(CMD, ADV_EXIT_USAGE, "unknown class '%s' (a class name, an index 0..%d, or random)",
                                  target_name, ADV_N_CLASSES - 1);

@@ -6,6 +6,8 @@
 #include "advinst/live.h"
 #include "advinst/osc.h"
 #include "advinst/resample.h"
+#include "advinst/view.h"
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -22,6 +24,27 @@
 
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { (void)sig; interrupted = 1; }
+
+/* The settings part of --help, from the settings table (live.h) with the defaults. */
+static void help_settings(void)
+{
+    int n;
+    const adv_live_setting *t = adv_live_setting_table(&n);
+    adv_live_settings d;
+    adv_live_settings_default(&d);
+    for (int i = 0; i < n; i++) {
+        char opt[40], value[64], range[48];
+        snprintf(opt, sizeof opt, "--%s%s%s", t[i].name, t[i].metavar ? " " : "", t[i].metavar ? t[i].metavar : "");
+        const char *shrt = !strcmp(t[i].name, "target") ? "-t, " : !strcmp(t[i].name, "preset") ? "-p, " : "    ";
+        printf("  %s%-21s%s", shrt, opt, t[i].description);
+        if (t[i].kind == ADV_LIVE_SET_FLOAT || t[i].kind == ADV_LIVE_SET_INT)
+            printf(", %s", adv_live_setting_range_text(&t[i], range, sizeof range));
+        if (t[i].kind == ADV_LIVE_SET_BOOL) printf(" (this flag: start bypassed)");
+        else if (t[i].kind != ADV_LIVE_SET_PRESET && adv_live_settings_get(&d, NULL, t[i].name, value, sizeof value, NULL) == 0)
+            printf(" (default %s)", value);
+        printf("\n");
+    }
+}
 
 static void help(void)
 {
@@ -41,30 +64,28 @@ static void help(void)
            "      --connect-in PORTS   comma-separated ports to connect to our inputs\n"
            "      --connect-out PORTS  comma-separated ports to connect our outputs to\n"
            "      --reconnect          when the server goes away, retry every second\n"
-           "attack (initial settings; OSC changes them):\n"
-           "  -p, --preset NAME        a preset (presets/NAME.ini; cw or mscw)\n"
-           "  -t, --target CLASS       class name or index, none (default) or random\n"
-           "      --method M           cw (default), mscw or off\n"
-           "      --step F             Adam step, lr (default 1e-3)\n"
-           "      --alpha F            cross-entropy weight (default 10)\n"
-           "      --eps F              L-inf bound (default 0.01)\n"
-           "      --iterations N       at most N iterations per second (default 1000: no cap)\n"
-           "      --confidence F       lead of the target over the runner-up a window aims for\n"
-           "                           (default 0.2)\n"
-           "      --bypass             start bypassed\n"
-           "timing:\n"
+           "attack (initial settings, applied after the preset; OSC and the web view change them;\n"
+           "--preset also takes a file path here):\n");
+    help_settings();
+    printf("timing:\n"
            "  -l, --latency S          added latency, the attack's look-ahead (default 2.0; longer\n"
            "                           is stronger, see docs/live.md)\n"
            "      --segment-seconds S  commit and report unit (default 0.2)\n"
-           "      --batch N            listener windows per iteration (default 2)\n"
+           "      --batch N            listener windows per iteration (default 1)\n"
+           "      --synchronous N      run the attack inside the audio callback, N iterations per\n"
+           "                           second of audio: deterministic, for offline or freewheeling\n"
+           "                           use; not real-time safe\n"
            "      --window-seconds S   classifier window (default 3.7 = 116 frames at 16 kHz)\n"
            "      --classify-hz F      classifications per second of input and output (default 10)\n"
            "      --ramp-ms F          fade where the perturbation starts or stops (default 10)\n"
-           "      --threads N          attack threads (default: processors - 1)\n"
+           "      --threads N          attack threads (default: processors)\n"
            "OSC:\n"
            "      --osc-port N         UDP port (default 9000; 0: any free port)\n"
            "      --osc-feedback H:P   send feedback to host H, port P from the start\n"
            "      --list-osc           print the OSC addresses and exit\n"
+           "web view and OSCQuery (off by default):\n"
+           "      --http PORT          serve the live view (http://ADDR:PORT/view) and OSCQuery on TCP PORT\n"
+           "      --http-bind ADDR     the IPv4 address to serve on (default 127.0.0.1: this machine only)\n"
            "files (both run on JACK's clock):\n"
            "  -i, --input-file FILE    feed this file to the engine instead of the input ports\n"
            "                           (resampled to the server's rate)\n"
@@ -80,16 +101,50 @@ static void help(void)
 }
 
 enum {
-    OPT_RANDOM_MODEL = 256, OPT_CONNECT_IN, OPT_CONNECT_OUT, OPT_RECONNECT, OPT_METHOD, OPT_STEP, OPT_ALPHA, OPT_EPS,
-    OPT_ITER, OPT_BYPASS, OPT_SEGMENT, OPT_BATCH, OPT_WINDOW, OPT_HZ, OPT_RAMP, OPT_THREADS, OPT_OSC_PORT,
-    OPT_OSC_FEEDBACK, OPT_LIST_OSC, OPT_LOOP, OPT_CONFIDENCE
+    OPT_RANDOM_MODEL = 256, OPT_CONNECT_IN, OPT_CONNECT_OUT, OPT_RECONNECT, OPT_SEGMENT, OPT_BATCH, OPT_SYNC, OPT_WINDOW,
+    OPT_HZ, OPT_RAMP, OPT_THREADS, OPT_OSC_PORT, OPT_OSC_FEEDBACK, OPT_LIST_OSC, OPT_LOOP, OPT_HTTP, OPT_HTTP_BIND,
+    OPT_SETTING = 512            /* + index in the settings table */
 };
+#define MAX_SETTING_OPTS 64
+
+/* The options: the fixed ones, then one per setting of the table (--target, --step, ...). */
+static void build_options(struct option *o, int max)
+{
+    static const struct option fixed[] = {
+        {"model", required_argument, 0, 'm'}, {"random-model", required_argument, 0, OPT_RANDOM_MODEL},
+        {"server", required_argument, 0, 's'}, {"name", required_argument, 0, 'n'},
+        {"channels", required_argument, 0, 'c'}, {"connect-in", required_argument, 0, OPT_CONNECT_IN},
+        {"connect-out", required_argument, 0, OPT_CONNECT_OUT}, {"reconnect", no_argument, 0, OPT_RECONNECT},
+        {"latency", required_argument, 0, 'l'}, {"segment-seconds", required_argument, 0, OPT_SEGMENT},
+        {"batch", required_argument, 0, OPT_BATCH}, {"synchronous", required_argument, 0, OPT_SYNC},
+        {"window-seconds", required_argument, 0, OPT_WINDOW},
+        {"classify-hz", required_argument, 0, OPT_HZ}, {"ramp-ms", required_argument, 0, OPT_RAMP},
+        {"threads", required_argument, 0, OPT_THREADS}, {"osc-port", required_argument, 0, OPT_OSC_PORT},
+        {"osc-feedback", required_argument, 0, OPT_OSC_FEEDBACK}, {"list-osc", no_argument, 0, OPT_LIST_OSC},
+        {"input-file", required_argument, 0, 'i'}, {"loop", no_argument, 0, OPT_LOOP},
+        {"http", required_argument, 0, OPT_HTTP}, {"http-bind", required_argument, 0, OPT_HTTP_BIND},
+        {"record", required_argument, 0, 'r'}, {"duration", required_argument, 0, 'd'},
+        {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}};
+    int n = 0, count;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && n < max - 1; i++) o[n++] = fixed[i];
+    const adv_live_setting *t = adv_live_setting_table(&count);
+    for (int i = 0; i < count && n < max - 1; i++)
+        o[n++] = (struct option){t[i].name, t[i].metavar ? required_argument : no_argument, 0, OPT_SETTING + i};
+    o[n] = (struct option){0, 0, 0, 0};
+}
+
+/* A setting option seen on the command line, applied (in order, after the preset) once the model
+ * is loaded. */
+typedef struct {
+    const char *name, *value;
+} setting_opt;
 
 /* The input file at the server's rate with `channels` channels (mono mix or duplicated). */
 static float *load_input(const char *path, int rate, int channels, long *frames)
 {
     adv_audio a;
     if (adv_audio_read(path, &a) != 0) return NULL;
+    cli_warn_truncated("live", path, &a);
     float *mono = malloc(sizeof(float) * (size_t)a.frames);
     if (!mono) { adv_audio_free(&a); adv_fail("out of memory"); return NULL; }
     int C = a.channels;
@@ -175,14 +230,23 @@ static double now_seconds(void)
 }
 
 /* seconds: the engine's time (input frames processed / rate) when the settings were taken, < 0 if
- * not running */
+ * it is not running */
 static void print_settings(const adv_model *m, const adv_live_settings *s, double seconds)
 {
     printf("settings %lu", (unsigned long)s->version);
     if (seconds >= 0) printf(" at %.3f s", seconds);
-    printf(": target %s, method %s, step %g, alpha %g, eps %g, iterations %ld, confidence %g, bypass %d%s%s\n",
-           adv_live_target_name(m, s->target), adv_live_method_name(s->method), s->lr,
-           s->alpha, s->eps, s->max_iter, s->confidence, s->bypass, s->preset[0] ? ", preset " : "", s->preset);
+    int n;
+    const adv_live_setting *t = adv_live_setting_table(&n);
+    const char *sep = ": ";
+    for (int i = 0; i < n; i++) {   /* every setting of the table but the preset, then the preset if any */
+        if (t[i].kind == ADV_LIVE_SET_PRESET) continue;
+        char text[128];
+        double v;
+        adv_live_settings_get(s, m, t[i].name, text, sizeof text, &v);
+        printf("%s%s %s", sep, t[i].name, text);
+        sep = ", ";
+    }
+    printf("%s%s\n", s->preset[0] ? ", preset " : "", s->preset);
     fflush(stdout);
 }
 
@@ -210,17 +274,34 @@ static int lock_memory(void)
     return may_lock_everything() && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0;
 }
 
-static int best_class(const float *p)
+/* The settings changed (OSC or the page): say so, and tell the page. */
+static void settings_changed(const adv_model *m, adv_osc *osc, adv_view *view, double seconds)
 {
-    int b = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++) if (p[k] > p[b]) b = k;
-    return b;
+    print_settings(m, adv_osc_settings(osc), seconds);
+    if (view) adv_view_push_state(view, adv_osc_settings(osc));
+}
+
+/* OSC messages, then the page's controls through the same setter as OSC; at most timeout_ms. */
+static void control(const adv_model *m, adv_osc *osc, adv_view *view, int timeout_ms, double seconds)
+{
+    int changed = adv_osc_poll(osc, timeout_ms) > 0;
+    char name[32], value[128];
+    while (view && adv_view_poll_request(view, name, sizeof name, value, sizeof value)) {
+        adv_live_settings next = *adv_osc_settings(osc);
+        if (adv_live_settings_set(&next, m, name, value) == 0) {
+            adv_osc_set_settings(osc, &next);
+            changed = 1;
+        } else {
+            adv_view_push_error(view, adv_error());
+        }
+    }
+    if (changed) settings_changed(m, osc, view, seconds);
 }
 
 /* What the attack did since the last per-second line. */
 typedef struct {
     long segments, ok, miss, windows, hits, iterations;
-    double noise, signal_db_sum;   /* SNRs averaged in dB over the attacked segments */
+    double snr_db_sum;       /* segment SNRs averaged in dB */
     int snr_count, target;
 } segment_summary;
 
@@ -234,18 +315,19 @@ static void summary_add(segment_summary *s, const adv_live_event *ev)
     s->iterations += ev->iterations;
     s->target = ev->target;
     if (isfinite(ev->snr_db)) {
-        s->signal_db_sum += ev->snr_db;
+        s->snr_db_sum += ev->snr_db;
         s->snr_count++;
     }
 }
 
+/* Ends the per-second line: " | attack TARGET: ..." if segments were reported. */
 static void summary_print(segment_summary *s, const adv_model *m)
 {
     if (s->segments) {
         printf("  | attack %s: %ld/%ld segments ok, %ld/%ld windows on target", adv_live_target_name(m, s->target), s->ok,
                s->segments, s->hits, s->windows);
         if (s->miss) printf(", %ld missed", s->miss);
-        if (s->snr_count) printf(", SNR %.1f dB", s->signal_db_sum / s->snr_count);
+        if (s->snr_count) printf(", SNR %.1f dB", s->snr_db_sum / s->snr_count);
         printf(", %ld iterations", s->iterations / s->segments);
     }
     printf("\n");
@@ -264,30 +346,17 @@ static void print_segment(const adv_model *m, const adv_live_event *ev, int rate
 
 int cmd_live(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"model", required_argument, 0, 'm'}, {"random-model", required_argument, 0, OPT_RANDOM_MODEL},
-        {"server", required_argument, 0, 's'}, {"name", required_argument, 0, 'n'},
-        {"channels", required_argument, 0, 'c'}, {"connect-in", required_argument, 0, OPT_CONNECT_IN},
-        {"connect-out", required_argument, 0, OPT_CONNECT_OUT}, {"reconnect", no_argument, 0, OPT_RECONNECT},
-        {"preset", required_argument, 0, 'p'}, {"target", required_argument, 0, 't'},
-        {"method", required_argument, 0, OPT_METHOD}, {"step", required_argument, 0, OPT_STEP},
-        {"alpha", required_argument, 0, OPT_ALPHA}, {"eps", required_argument, 0, OPT_EPS},
-        {"iterations", required_argument, 0, OPT_ITER}, {"confidence", required_argument, 0, OPT_CONFIDENCE}, {"bypass", no_argument, 0, OPT_BYPASS},
-        {"latency", required_argument, 0, 'l'}, {"segment-seconds", required_argument, 0, OPT_SEGMENT},
-        {"batch", required_argument, 0, OPT_BATCH}, {"window-seconds", required_argument, 0, OPT_WINDOW},
-        {"classify-hz", required_argument, 0, OPT_HZ}, {"ramp-ms", required_argument, 0, OPT_RAMP},
-        {"threads", required_argument, 0, OPT_THREADS}, {"osc-port", required_argument, 0, OPT_OSC_PORT},
-        {"osc-feedback", required_argument, 0, OPT_OSC_FEEDBACK}, {"list-osc", no_argument, 0, OPT_LIST_OSC},
-        {"input-file", required_argument, 0, 'i'}, {"loop", no_argument, 0, OPT_LOOP},
-        {"record", required_argument, 0, 'r'}, {"duration", required_argument, 0, 'd'},
-        {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    struct option options[64];
+    build_options(options, 64);
     const char *model_path = NULL, *server = NULL, *name = "advinst", *connect_in = NULL, *connect_out = NULL;
-    const char *preset = NULL, *target = NULL, *method = NULL, *osc_port = "9000", *feedback = NULL;
-    const char *input_path = NULL, *record_path = NULL;
-    double step = NAN, alpha = NAN, eps = NAN, confidence = NAN, duration = 0, v;
-    long iterations = 0, random_seed = -1, lv;
-    int channels = 1, reconnect = 0, bypass = 0, loop = 0, quiet = 0, verbose = 0, opt;
+    const char *preset = NULL, *osc_port = "9000", *feedback = NULL;
+    const char *input_path = NULL, *record_path = NULL, *http_bind = "127.0.0.1";
+    int http_port = -1;
+    double duration = 0, v;
+    long random_seed = -1, lv;
+    int channels = 1, reconnect = 0, loop = 0, quiet = 0, verbose = 0, opt, n_set = 0, n_table;
+    setting_opt set[MAX_SETTING_OPTS];
+    const adv_live_setting *table = adv_live_setting_table(&n_table);
     adv_live_config cfg;
     adv_live_config_default(&cfg, 48000, 1);
     optind = 1;
@@ -308,30 +377,6 @@ int cmd_live(int argc, char **argv)
         case OPT_CONNECT_IN: connect_in = optarg; break;
         case OPT_CONNECT_OUT: connect_out = optarg; break;
         case OPT_RECONNECT: reconnect = 1; break;
-        case 'p': preset = optarg; break;
-        case 't': target = optarg; break;
-        case OPT_METHOD: method = optarg; break;
-        case OPT_STEP:
-            if (cli_parse_float(optarg, &step) != 0 || !((float)step > 0 && step <= 1))   /* 1e-50 is 0 as float */
-                return cli_error("live", ADV_EXIT_USAGE, "--step must be in (0, 1]");
-            break;
-        case OPT_ALPHA:
-            if (cli_parse_float(optarg, &alpha) != 0 || !(alpha >= 0 && alpha <= 1e6))
-                return cli_error("live", ADV_EXIT_USAGE, "--alpha must be in [0, 1e6]");
-            break;
-        case OPT_EPS:
-            if (cli_parse_float(optarg, &eps) != 0 || !((float)eps > 0 && eps <= 1))
-                return cli_error("live", ADV_EXIT_USAGE, "--eps must be in (0, 1]");
-            break;
-        case OPT_ITER:
-            if (cli_parse_long(optarg, &iterations) != 0 || iterations < 1 || iterations > 1000000)
-                return cli_error("live", ADV_EXIT_USAGE, "--iterations must be in 1..1000000");
-            break;
-        case OPT_CONFIDENCE:
-            if (cli_parse_float(optarg, &confidence) != 0 || !(confidence >= 0 && confidence <= 1))
-                return cli_error("live", ADV_EXIT_USAGE, "--confidence must be in [0, 1]");
-            break;
-        case OPT_BYPASS: bypass = 1; break;
         case 'l':
         case OPT_SEGMENT:
         case OPT_WINDOW:
@@ -350,6 +395,12 @@ int cmd_live(int argc, char **argv)
                 return cli_error("live", ADV_EXIT_USAGE, "--batch must be in 1..16");
             cfg.batch = (int)lv;
             break;
+        case OPT_SYNC:
+            if (cli_parse_float(optarg, &v) != 0 || !(v > 0 && v <= 1e5))
+                return cli_error("live", ADV_EXIT_USAGE, "--synchronous takes iterations per second in (0, 100000]");
+            cfg.synchronous = 1;
+            cfg.sync_iterations = v;
+            break;
         case OPT_THREADS:
             if (cli_parse_long(optarg, &lv) != 0 || lv < 1 || lv > 256)
                 return cli_error("live", ADV_EXIT_USAGE, "--threads must be in 1..256");
@@ -361,6 +412,18 @@ int cmd_live(int argc, char **argv)
             osc_port = optarg;
             break;
         case OPT_OSC_FEEDBACK: feedback = optarg; break;
+        case OPT_HTTP:
+            if (cli_parse_long(optarg, &lv) != 0 || lv < 0 || lv > 65535)
+                return cli_error("live", ADV_EXIT_USAGE, "--http must be a TCP port in 0..65535 (0: any free port)");
+            http_port = (int)lv;
+            break;
+        case OPT_HTTP_BIND: {
+            struct in_addr a;
+            if (inet_pton(AF_INET, optarg, &a) != 1)
+                return cli_error("live", ADV_EXIT_USAGE, "--http-bind takes an IPv4 address (e.g. 0.0.0.0 for every interface)");
+            http_bind = optarg;
+            break;
+        }
         case OPT_LIST_OSC: adv_osc_print_addresses(stdout); return ADV_EXIT_OK;
         case 'i': input_path = optarg; break;
         case OPT_LOOP: loop = 1; break;
@@ -372,7 +435,23 @@ int cmd_live(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'v': verbose = 1; break;
         case 'h': help(); return ADV_EXIT_OK;
-        default: return cli_bad_option("live", argv);
+        case 'p': opt = OPT_SETTING + (int)(adv_live_setting_find("preset") - table); goto setting;
+        case 't': opt = OPT_SETTING + (int)(adv_live_setting_find("target") - table); goto setting;
+        default:
+            if (opt < OPT_SETTING || opt >= OPT_SETTING + n_table) return cli_bad_option("live", argv);
+        setting: {
+            const adv_live_setting *d = &table[opt - OPT_SETTING];
+            const char *value = d->metavar ? optarg : "1";   /* a flag (--bypass) sets 1 */
+            if (d->kind == ADV_LIVE_SET_PRESET) { preset = value; break; }   /* first, and it may be a path */
+            /* checked now where the model is not needed, so a typo fails before anything loads */
+            adv_live_settings scratch;
+            adv_live_settings_default(&scratch);
+            if (d->kind != ADV_LIVE_SET_TARGET && adv_live_settings_set(&scratch, NULL, d->name, value) != 0)
+                return cli_error("live", ADV_EXIT_USAGE, "--%s", adv_error());
+            if (n_set == MAX_SETTING_OPTS) return cli_error("live", ADV_EXIT_USAGE, "too many setting options");
+            set[n_set++] = (setting_opt){d->name, value};
+            break;
+        }
         }
     }
     if (optind < argc) return cli_error("live", ADV_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
@@ -409,25 +488,11 @@ int cmd_live(int argc, char **argv)
         code = cli_error("live", ADV_EXIT_INPUT, "%s", adv_error());
         goto out_model;
     }
-    if (target) {
-        if (!strcasecmp(target, "none")) s.target = ADV_LIVE_TARGET_NONE;
-        else if (!strcasecmp(target, "random")) s.target = ADV_LIVE_TARGET_RANDOM;
-        else if ((s.target = adv_model_class_index(m, target)) < 0) {
-            code = cli_error("live", ADV_EXIT_USAGE, "unknown target class '%s'", target);
+    for (int i = 0; i < n_set; i++)
+        if (adv_live_settings_set(&s, m, set[i].name, set[i].value) != 0) {
+            code = cli_error("live", ADV_EXIT_USAGE, "--%s", adv_error());
             goto out_model;
         }
-    }
-    if (method) {
-        int k = adv_live_method_parse(method);
-        if (k < 0) { code = cli_error("live", ADV_EXIT_USAGE, "--method must be cw, mscw or off"); goto out_model; }
-        s.method = (adv_live_method)k;
-    }
-    if (!isnan(step)) s.lr = (float)step;
-    if (!isnan(alpha)) s.alpha = (float)alpha;
-    if (!isnan(eps)) s.eps = (float)eps;
-    if (iterations) s.max_iter = iterations;
-    if (!isnan(confidence)) s.confidence = (float)confidence;
-    s.bypass = bypass;
 
     const int locked = lock_memory();
     adv_osc *osc = adv_osc_open(osc_port, m, &s);
@@ -435,6 +500,14 @@ int cmd_live(int argc, char **argv)
     if (feedback && adv_osc_subscribe(osc, fb_host, fb_port) != 0) {
         code = cli_error("live", ADV_EXIT_USAGE, "%s", adv_error());
         goto out_osc;
+    }
+    adv_view *view = NULL;
+    if (http_port >= 0) {
+        adv_view_options vo = {http_bind, http_port, m, adv_osc_port(osc)};
+        if (!(view = adv_view_open(&vo, &s))) {
+            code = cli_error("live", ADV_EXIT_FAILURE, "%s", adv_error());
+            goto out_osc;
+        }
     }
 
     struct sigaction sa;
@@ -463,9 +536,7 @@ int cmd_live(int argc, char **argv)
             if (!waiting_said) fprintf(stderr, "advinst live: %s; retrying every second\n", adv_error());
             waiting_said = 1;
             /* wait a second, answering OSC meanwhile (settings change, queries see the outage) */
-            for (int i = 0; i < 100 && !interrupted; i++) {
-                if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc), -1);
-            }
+            for (int i = 0; i < 100 && !interrupted; i++) control(m, osc, view, 10, -1);
             if (interrupted) break;
             continue;
         }
@@ -475,6 +546,7 @@ int cmd_live(int argc, char **argv)
             adv_live_free(engine);
             cfg.rate = rate;
             cfg.channels = channels;
+            cfg.spectrum = view != NULL;   /* spectrogram columns for the web view */
             engine = adv_live_create(m, &cfg, adv_osc_settings(osc));
             if (!engine) { adv_jack_close(j); code = cli_error("live", ADV_EXIT_USAGE, "%s", adv_error()); break; }
             adv_osc_set_engine(osc, engine);
@@ -512,36 +584,56 @@ int cmd_live(int argc, char **argv)
                "frames; OSC on UDP port %d (receive buffer %d kB)\n",
                name, rate, adv_jack_buffer_size(j), channels, channels > 1 ? "s" : "", L, (double)L / rate,
                adv_live_segment_frames(engine), adv_osc_port(osc), adv_osc_receive_buffer(osc) / 1024);
+        if (cfg.synchronous)
+            printf("advinst live: synchronous: the attack runs in the audio callback, %g iterations per second of audio "
+                   "(not real-time safe)\n", cfg.sync_iterations);
         if (!locked) printf("advinst live: note: memory is not locked (RLIMIT_MEMLOCK limited, no CAP_IPC_LOCK): only the "
                             "real-time buffers are, as far as the limit allows\n");
-        print_settings(m, adv_osc_settings(osc), (double)adv_jack_frames(j) / rate);
+        if (view) {
+            printf("advinst live: web view on http://%s:%d/view, OSCQuery on http://%s:%d/\n", http_bind,
+                   adv_view_port(view), http_bind, adv_view_port(view));
+            adv_view_push_timing(view, rate, L, adv_live_window_frames(engine));
+        }
+        settings_changed(m, osc, view, (double)adv_jack_frames(j) / rate);
 
         /* the control loop: OSC, events, recording, the end */
         uint64_t stop_at = duration > 0 ? (uint64_t)llround(duration * rate) : 0;
         if (!stop_at && input && !loop) stop_at = (uint64_t)input_frames + (uint64_t)L + (uint64_t)(rate / 5);
         float last_probs[2][ADV_N_CLASSES];
-        int have_probs[2] = {0, 0};
+        int have_probs[2] = {0, 0}, silent[2] = {0, 0};
+        double last_print = now_seconds(), last_stats = last_print;
         segment_summary sum;
         memset(&sum, 0, sizeof sum);
-        double last_print = now_seconds();
         while (!interrupted && !adv_jack_lost(j)) {
-            if (adv_osc_poll(osc, 10) > 0) print_settings(m, adv_osc_settings(osc), (double)adv_jack_frames(j) / rate);
+            control(m, osc, view, 10, (double)adv_jack_frames(j) / rate);
             adv_live_event ev;
             while (adv_live_poll_event(engine, &ev)) {
                 adv_osc_send_event(osc, &ev);
+                if (view) adv_view_push_event(view, &ev);
                 if (ev.type == ADV_LIVE_EV_PROBS) {
                     memcpy(last_probs[ev.stream], ev.probs, sizeof ev.probs);
                     have_probs[ev.stream] = 1;
-                } else {
+                    silent[ev.stream] = ev.silent;
+                } else if (ev.type == ADV_LIVE_EV_SEGMENT) {
                     summary_add(&sum, &ev);
                     if (verbose) print_segment(m, &ev, rate);
                 }
             }
             double t = now_seconds();
+            if (view && t - last_stats >= 1.0) {
+                adv_live_stats st;
+                adv_live_get_stats(engine, &st);
+                adv_view_push_stats(view, &st);
+                last_stats = t;
+            }
             if (!quiet && t - last_print >= 1.0 && have_probs[0] && have_probs[1]) {
-                int a = best_class(last_probs[0]), b = best_class(last_probs[1]);
-                printf("%.1f s  in: %s %.2f, out: %s %.2f", (double)adv_jack_frames(j) / rate, m->classes[a],
-                       last_probs[0][a], m->classes[b], last_probs[1][b]);
+                char heard[2][64];
+                for (int k = 0; k < 2; k++) {
+                    int c = adv_most_likely(last_probs[k]);
+                    if (silent[k]) snprintf(heard[k], sizeof heard[k], "silent");
+                    else snprintf(heard[k], sizeof heard[k], "%s %.2f", m->classes[c], last_probs[k][c]);
+                }
+                printf("%.1f s  in: %s, out: %s", (double)adv_jack_frames(j) / rate, heard[0], heard[1]);
                 summary_print(&sum, m);
                 fflush(stdout);
                 last_print = t;
@@ -573,6 +665,7 @@ int cmd_live(int argc, char **argv)
     if (code == ADV_EXIT_OK) code = rec_code;
     adv_live_free(engine);
     free(input);
+    adv_view_close(view);
 out_osc:
     adv_osc_close(osc);
 out_model:

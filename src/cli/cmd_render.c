@@ -2,7 +2,9 @@
 #include "cli.h"
 #include "advinst/attack.h"
 #include "advinst/audio.h"
+#include "advinst/classifier.h"
 #include "advinst/error.h"
+#include "advinst/paths.h"
 #include "advinst/preset.h"
 #include "advinst/progress.h"
 #include <cjson/cJSON.h>
@@ -29,9 +31,10 @@ static void help(void)
            "waveform at IN's own sample rate, the classifier hearing the mono mix, the same\n"
            "perturbation added to every channel. OUT keeps IN's sample rate, channels and format\n"
            "(e.g. FLAC 24-bit stays FLAC 24-bit); the attack classifies exactly what is written\n"
-           "(rounded to the format's grid), so a success is a success of the file. Lossy formats\n"
-           "(Vorbis, Opus, MP3, ADPCM, u-law...) are not modelled. IN may be a directory: every\n"
-           "audio file in it, sorted by name, into the directory OUT (created).\n"
+           "(rounded to the format's grid; lossy formats such as Vorbis, Opus, MP3, ADPCM and u-law\n"
+           "encoded and decoded in every iteration), and the written file is read back and\n"
+           "classified: that is the result reported. IN may be a directory: every audio file in\n"
+           "it, sorted by name, into the directory OUT (created).\n"
            "Silent clips and clips already predicted as the target are copied, not attacked.\n\n"
            "  -o, --output OUT       output file or directory (required)\n"
            "  -m, --model FILE       model (safetensors); default: the shipped model\n"
@@ -109,8 +112,7 @@ static int list_audio(const char *dir, char ***out, int *count)
 
 static uint64_t name_hash(const char *path)
 {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    const char *base = adv_path_base(path);
     uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
     for (const unsigned char *c = (const unsigned char *)base; *c; c++) h = (h ^ *c) * 1099511628211ULL;
     return h;
@@ -127,10 +129,25 @@ typedef struct {
     int write_failed;
 } render_ctx;
 
-static void print_result(const render_ctx *c, const char *in, const char *out, const adv_attack_result *r)
+/* What the written file is classified as, read back. */
+typedef struct {
+    int prediction;
+    float confidence;
+    int success;             /* the file is the target (targeted) or moved off the original class */
+} written_check;
+
+static const char *codec_end(const adv_attack_result *r)
+{
+    return r->status == ADV_ATTACK_OK ? "success" : r->status == ADV_ATTACK_FAILED ? "budget" : "not attacked";
+}
+
+static void print_result(const render_ctx *c, const char *in, const char *out, const adv_attack_result *r,
+                         int format, const written_check *wc)
 {
     const adv_model *m = c->model;
     const char *method = adv_attack_method_name(c->params.method);
+    char fmt[64];
+    adv_audio_format_name(format, fmt, sizeof fmt);
     if (c->progress && c->progress->enabled) fputs("\r\033[K", stderr);
     if (c->json) {
         cJSON *o = cJSON_CreateObject();
@@ -140,7 +157,7 @@ static void print_result(const render_ctx *c, const char *in, const char *out, c
         if (r->target >= 0) cJSON_AddStringToObject(o, "target", m->classes[r->target]);
         else cJSON_AddNullToObject(o, "target");
         cJSON_AddStringToObject(o, "status", adv_attack_status_name(r->status));
-        cJSON_AddBoolToObject(o, "success", r->success);
+        cJSON_AddBoolToObject(o, "success", wc->success);
         cJSON_AddNumberToObject(o, "iterations", (double)r->iterations);
         if (isfinite(r->snr_db)) cJSON_AddNumberToObject(o, "snr_db", r->snr_db);
         else cJSON_AddNullToObject(o, "snr_db");
@@ -151,15 +168,26 @@ static void print_result(const render_ctx *c, const char *in, const char *out, c
         cJSON *a = cJSON_AddObjectToObject(o, "after");
         cJSON_AddStringToObject(a, "prediction", m->classes[r->after_class]);
         cJSON_AddNumberToObject(a, "confidence", r->after_confidence);
+        cJSON *w = cJSON_AddObjectToObject(o, "written");
+        cJSON_AddStringToObject(w, "prediction", m->classes[wc->prediction]);
+        cJSON_AddNumberToObject(w, "confidence", wc->confidence);
+        if (r->codec) {
+            cJSON *k = cJSON_AddObjectToObject(o, "codec");
+            cJSON_AddStringToObject(k, "format", fmt);
+            cJSON_AddStringToObject(k, "ended_by", codec_end(r));
+        } else {
+            cJSON_AddNullToObject(o, "codec");
+        }
         char *s = cJSON_PrintUnformatted(o);
         puts(s);
         cJSON_free(s);
         cJSON_Delete(o);
     } else if (r->status == ADV_ATTACK_SILENT) {
-        printf("%s: silent, not attacked (copied)\n", in);
+        printf("%s: silent, not attacked (copied); written file: %s %.2f\n", in, m->classes[wc->prediction],
+               wc->confidence);
     } else if (r->status == ADV_ATTACK_ALREADY) {
-        printf("%s: %s %.2f is already the target, not attacked (copied)\n", in, m->classes[r->before_class],
-               r->before_confidence);
+        printf("%s: %s %.2f is already the target, not attacked (copied); written file: %s %.2f\n", in,
+               m->classes[r->before_class], r->before_confidence, m->classes[wc->prediction], wc->confidence);
     } else {
         char snr[32];
         if (isfinite(r->snr_db)) snprintf(snr, sizeof snr, "SNR %.1f dB", r->snr_db);
@@ -169,9 +197,28 @@ static void print_result(const render_ctx *c, const char *in, const char *out, c
         if (r->success) printf("%ld iteration%s", r->iterations, r->iterations == 1 ? "" : "s");
         else printf("failed after %ld iteration%s", r->iterations, r->iterations == 1 ? "" : "s");
         if (!r->success && r->target >= 0) printf(", target %s", m->classes[r->target]);
-        printf(", %s)\n", snr);
+        if (r->codec) printf(", %s encoded and decoded in the loop", fmt);
+        printf(", %s); written file: %s %.2f%s\n", snr, m->classes[wc->prediction], wc->confidence,
+               wc->success == r->success ? "" : wc->success ? ", a success" : ", NOT a success");
     }
     fflush(stdout);
+}
+
+/* Reads the written file back and classifies it as any reader would (mono mix of the whole file). */
+static int check_written(const render_ctx *c, const char *path, const adv_attack_result *r, written_check *wc)
+{
+    adv_audio b;
+    float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
+    if (adv_audio_read(path, &b) != 0) return -1;
+    int rc = adv_classify_audio(c->model, &b, logits);
+    adv_audio_free(&b);
+    if (rc != 0) return -1;
+    adv_softmax(ADV_N_CLASSES, logits, probs);
+    wc->prediction = adv_most_likely(probs);
+    wc->confidence = probs[wc->prediction];
+    wc->success = r->target >= 0 ? wc->prediction == r->target : wc->prediction != r->before_class;
+    if (r->status == ADV_ATTACK_SILENT || r->status == ADV_ATTACK_ALREADY) wc->success = 0;
+    return 0;
 }
 
 /* Renders one file; returns an exit code (ADV_EXIT_OK when written). */
@@ -187,6 +234,7 @@ static int render_file(render_ctx *c, const char *in, const char *out)
     }
     adv_audio a;
     if (adv_audio_read(in, &a) != 0) return cli_error(CMD, ADV_EXIT_INPUT, "%s", adv_error());
+    cli_warn_truncated(CMD, in, &a);
 
     int need_ms = c->params.method == ADV_MSCW;
     if (c->ws && (adv_attack_ws_rate(c->ws) != a.rate || adv_attack_ws_frames(c->ws) != a.frames ||
@@ -224,12 +272,16 @@ static int render_file(render_ctx *c, const char *in, const char *out)
     int rc = w ? adv_audio_writer_write(w, c->out, a.frames) : -1;
     if (w && rc != 0) adv_audio_writer_abort(w);
     else if (w) rc = adv_audio_writer_commit(w);
+    int format = a.format;
     adv_audio_free(&a);
     if (rc != 0) {
         if (adv_error_exit(0) == ADV_EXIT_OUTPUT) c->write_failed = 1;   /* e.g. disk full: the next files would fail alike */
         return cli_error(CMD, ADV_EXIT_OUTPUT, "%s", adv_error());
     }
-    print_result(c, in, out, &r);
+    written_check wc;
+    if (check_written(c, out, &r, &wc) != 0)
+        return cli_error(CMD, ADV_EXIT_FAILURE, "%s: written, but cannot be read back: %s", out, adv_error());
+    print_result(c, in, out, &r, format, &wc);
     return ADV_EXIT_OK;
 }
 
@@ -347,9 +399,7 @@ int cmd_render(int argc, char **argv)
     adv_model *model = adv_model_load(model_path);
     if (!model) return cli_error(CMD, ADV_EXIT_INPUT, "%s", adv_error());
     if (targeted) {
-        if (!strcasecmp(target_name, "random")) {
-            params.target = ADV_TARGET_RANDOM;
-        } else if ((params.target = adv_model_class_index(model, target_name)) < 0) {
+        if ((params.target = adv_attack_target_parse(model, target_name, 0)) == ADV_TARGET_INVALID) {
             char classes[1024];
             cli_error(CMD, ADV_EXIT_USAGE, "unknown class '%s' (valid: %s, an index 0..%d, or random)", target_name,
                       class_list(model, classes, sizeof classes), ADV_N_CLASSES - 1);
@@ -396,8 +446,7 @@ int cmd_render(int argc, char **argv)
         }
     } else {
         struct stat so;
-        const char *base = strrchr(in_path, '/');
-        base = base ? base + 1 : in_path;
+        const char *base = adv_path_base(in_path);
         if (stat(out_path, &so) == 0 && S_ISDIR(so.st_mode))
             snprintf(single_out, sizeof single_out, "%s/%s", out_path, base);
         else

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "advinst/blas.h"
 #include "advinst/error.h"
+#include "advinst/paths.h"
 #include "advinst/train.h"
 #include <getopt.h>
 #include <signal.h>
@@ -32,6 +33,12 @@ static void help(void)
            "      --resume FILE       continue from a checkpoint (same --seed and --batch)\n"
            "      --log FILE          per-epoch CSV (default OUT with .log.csv); its plot is\n"
            "                          written beside OUT as .curve.png\n"
+           "      --label-smoothing S targets (1 - S) one-hot + S / 12 (default 0: the paper)\n"
+           "      --mixup A           mix each window with another of the batch, weight ~ Beta(A, A)\n"
+           "                          (default 0: off)\n"
+           "      --freq-mask N       zero up to N mel bands in half of the windows (default 0: off)\n"
+           "      --no-calibrate      do not fit the softmax temperature on the validation split\n"
+           "                          (default: fitted and stored as calibration.temperature)\n"
            "  -f, --force             overwrite OUT\n"
            "  -h, --help              this help\n\n"
            "Ctrl-C stops after the current batch and writes a checkpoint; --resume continues exactly.\n"
@@ -59,6 +66,8 @@ int cmd_train(int argc, char **argv)
         {"seed", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
         {"checkpoint", required_argument, 0, 'c'}, {"resume", required_argument, 0, 'r'},
         {"log", required_argument, 0, 'L'}, {"force", no_argument, 0, 'f'},
+        {"label-smoothing", required_argument, 0, 'S'}, {"mixup", required_argument, 0, 'M'},
+        {"freq-mask", required_argument, 0, 'F'}, {"no-calibrate", no_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *data = NULL, *out = NULL, *ckpt = NULL, *log = NULL;
     adv_train_options o;
@@ -80,6 +89,10 @@ int cmd_train(int argc, char **argv)
         case 'c': ckpt = optarg; break;
         case 'r': o.resume_path = optarg; break;
         case 'L': log = optarg; break;
+        case 'S': if (cli_parse_float(optarg, &fv) || !(fv >= 0 && fv < 1)) return cli_error("train", ADV_EXIT_USAGE, "--label-smoothing needs a number in [0, 1), got '%s'", optarg); o.label_smoothing = (float)fv; break;
+        case 'M': if (cli_parse_float(optarg, &fv) || !(fv >= 0 && fv <= 10)) return cli_error("train", ADV_EXIT_USAGE, "--mixup needs a number in [0, 10], got '%s'", optarg); o.mixup_alpha = (float)fv; break;
+        case 'F': if (cli_parse_long(optarg, &v) || v < 0 || v > 50) return cli_error("train", ADV_EXIT_USAGE, "--freq-mask needs an integer in 0..50, got '%s'", optarg); o.freq_mask = (int)v; break;
+        case 'C': o.calibrate = 0; break;
         case 'f': force = 1; break;
         case 'h': help(); return ADV_EXIT_OK;
         default: return cli_bad_option("train", argv);
@@ -129,11 +142,13 @@ int cmd_train(int argc, char **argv)
         code = cli_error("train", ADV_EXIT_OUTPUT, "%s", adv_error());
     } else {
         char *curve = derived_path(out, ".curve.png");
-        if (adv_plot_training_log(o.log_path, out, curve) != 0)
+        if (adv_plot_training_log(o.log_path, adv_path_base(out), curve) != 0)
             code = cli_error("train", adv_error_exit(ADV_EXIT_FAILURE), "%s", adv_error());
         else
-            fprintf(stderr, "advinst train: wrote %s (validation accuracy %s)\n", out,
-                    adv_model_get_meta(m, "training.valid_accuracy") ? adv_model_get_meta(m, "training.valid_accuracy") : "n/a");
+            fprintf(stderr, "advinst train: wrote %s (validation accuracy %s, temperature %.3f, ECE %s)\n", out,
+                    adv_model_get_meta(m, "training.valid_accuracy") ? adv_model_get_meta(m, "training.valid_accuracy") : "n/a",
+                    adv_model_temperature(m),
+                    adv_model_get_meta(m, "calibration.valid_ece") ? adv_model_get_meta(m, "calibration.valid_ece") : "n/a");
         free(curve);
     }
 out_all:

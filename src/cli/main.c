@@ -41,6 +41,12 @@ static void usage(FILE *out)
     fprintf(out, "\n'advinst COMMAND --help' describes a command's options.\n");
 }
 
+void cli_warn_truncated(const char *cmd, const char *path, const adv_audio *audio)
+{
+    char text[96];
+    if (adv_audio_truncation(path, audio, text, sizeof text)) fprintf(stderr, "advinst %s: %s: %s\n", cmd, path, text);
+}
+
 int cli_error(const char *cmd, int code, const char *fmt, ...)
 {
     va_list ap;

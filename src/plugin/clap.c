@@ -205,7 +205,7 @@ static bool params_to_text(const clap_plugin_t *cp, clap_id id, double value, ch
     (void)cp;
     if (id >= (clap_id)n_params()) return false;
     const int k = (int)lround(value);
-    if (id == C_TARGET) snprintf(text, size, "%s", k < ADV_N_CLASSES ? adv_default_classes[k] : k == ADV_LV2_TARGET_NONE ? "none" : "random");
+    if (id == C_TARGET) snprintf(text, size, "%s", k < ADV_N_CLASSES ? adv_class_names[k] : k == ADV_LV2_TARGET_NONE ? "none" : "random");
     else if (id == C_METHOD) snprintf(text, size, "%s", lv2_method_labels[k < 0 ? 0 : k > 2 ? 2 : k]);
     else snprintf(text, size, "%g", value);
     return true;

@@ -84,7 +84,7 @@ static void control_port(FILE *f, unsigned index, const adv_lv2_control_desc *d,
     if (d == &lv2_controls[C_TARGET]) {
         char label[64];
         for (int k = 0; k < ADV_N_CLASSES; k++) {
-            label_of(adv_default_classes[k], label, sizeof label);
+            label_of(adv_class_names[k], label, sizeof label);
             fprintf(f, " ;\n\t\tlv2:scalePoint [ rdfs:label \"%s\" ; rdf:value %d ]", label, k);
         }
         fprintf(f, " ;\n\t\tlv2:scalePoint [ rdfs:label \"none\" ; rdf:value %d ]", ADV_LV2_TARGET_NONE);
@@ -124,8 +124,8 @@ static void plugin(FILE *f, const char *uri, int channels)
     for (int s = 0; s < 2; s++)
         for (int k = 0; k < ADV_N_CLASSES; k++) {
             char sym[64], label[64], symbol[80], name[96], comment[160];
-            symbol_of(adv_default_classes[k], sym, sizeof sym);
-            label_of(adv_default_classes[k], label, sizeof label);
+            symbol_of(adv_class_names[k], sym, sizeof sym);
+            label_of(adv_class_names[k], label, sizeof label);
             snprintf(symbol, sizeof symbol, "prob_%s_%s", s ? "out" : "in", sym);
             snprintf(name, sizeof name, "%s: %s", s ? "Out" : "In", label);
             snprintf(comment, sizeof comment, "the classifier's probability of %s on the %s (sliding window)", label,

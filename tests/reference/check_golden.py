@@ -2,7 +2,7 @@
 """Self-checks of the reference and the golden files (run after make_golden.py):
 
 - every golden file reads back with st.py, with the expected names, dtypes and shapes;
-- the torchaudio front end equals an independent numpy implementation of REFERENCE-FACTS.md
+- the torchaudio front end equals an independent numpy implementation of the paper's front end
   (reflect-padded STFT, periodic Hann, HTK mel bank built from the stated formula, dB, top-80 floor);
 - the circular padding matches the documented algorithm's source columns;
 - the golden gradients agree with central finite differences (float64) along random directions;
@@ -41,7 +41,7 @@ def cos(a, b):
 
 
 def numpy_frontend(w, mean, std):
-    """Independent front end per REFERENCE-FACTS.md, float64 numpy."""
+    """Independent front end as the paper describes it (STFT, HTK mel, dB, top_db 80), float64 numpy."""
     n = len(w)
     xp = np.concatenate([w[1:1025][::-1], w, w[n - 1025:n - 1][::-1]])
     T = 1 + n // 512
@@ -64,14 +64,19 @@ def numpy_frontend(w, mean, std):
 
 
 def circ_index(T, Tp):
-    idx = list(range(T))
-    while len(idx) < Tp:
-        cur = len(idx)
-        step = min(Tp - cur, cur)
-        pre = step // 2
-        post = step - pre
-        idx = idx[cur - pre:] + idx + idx[:post]
-    return idx
+    """The paper's circular_pad as its code does it, with F.pad(mode="circular") on the column
+    indices: the split pre = pad // 2, post = pad - pre fixed once, then rounds of at most the
+    current length on each side."""
+    idx = torch.arange(T, dtype=F64)[None, None]
+    pre = max(Tp - T, 0) // 2
+    post = max(Tp - T, 0) - pre
+    while pre + post > 0:
+        cur = idx.shape[-1]
+        a, b = min(pre, cur), min(post, cur)
+        idx = F.pad(idx, [a, b], mode="circular")
+        pre -= a
+        post -= b
+    return [int(i) for i in idx[0, 0]]
 
 
 def main():

@@ -78,6 +78,13 @@ def case_signals():
     rng = np.random.default_rng(303)
     cases["tiny"] = (make_signal(5000, 16000, rng, n_tones=2)[None], 16000, 0,
                      "16 kHz mono, 5000 samples = 10 frames (circular padding to 35)")
+    # circular padding where the paper's fixed split differs from re-splitting each round
+    rng = np.random.default_rng(313)
+    cases["pad12"] = (make_signal(5800, 16000, rng, n_tones=2)[None], 16000, 2,
+                      "16 kHz mono, 5800 samples = 12 frames (circular padding 11 + 12 in one round)")
+    rng = np.random.default_rng(323)
+    cases["pad15"] = (make_signal(7400, 16000, rng, n_tones=3)[None], 16000, 9,
+                      "16 kHz mono, 7400 samples = 15 frames (circular padding 10 + 10 in one round)")
     rng = np.random.default_rng(404)
     left = make_signal(35280, 44100, rng, n_tones=3)
     right = 0.6 * left + 0.4 * make_signal(35280, 44100, rng, n_tones=2)
@@ -114,10 +121,12 @@ def make_model():
         return lo + (hi - lo) * torch.rand(shape, generator=g)
     fe_mean = U(100, -70.0, -30.0)
     fe_std = U(100, 8.0, 20.0)
-    fe = pm.make_frontend(fe_mean, fe_std)
+    # calibrated in float64, so that the stored float32 statistics do not depend on the CPU's
+    # float32 kernels (a rerun on another machine gives the same bytes)
+    fe = pm.make_frontend(fe_mean.to(F64), fe_std.to(F64), dtype=F64)
     with torch.no_grad():
-        x = fe(calibration_inputs())[:, None]          # [8, 1, 100, 116]
-        net.eval()
+        x = fe(calibration_inputs().to(F64))[:, None]  # [8, 1, 100, 116]
+        net.double().eval()
         for i in range(1, 8):
             bn = getattr(net, f"bn{i}")
             c = bn.num_features
@@ -133,6 +142,7 @@ def make_model():
             var = var.clamp_min(0.1 * float(var.mean()))      # channels (nearly) dead in calibration
             bn.running_mean.copy_(mean + U(c, -0.2, 0.2).double() * var.sqrt())
             bn.running_var.copy_(var * U(c, 0.5, 2.0).double())
+        net.float()
         net.conv8.weight.mul_(5.0)
     return net, fe_mean, fe_std
 

@@ -1,4 +1,5 @@
-"""PyTorch reference of the paper's system (see /work/shared/paper/REFERENCE-FACTS.md):
+"""PyTorch reference of the paper's system (Prinz & Flexer, "End-to-end adversarial white box attacks
+on music instrument classification", and its published PyTorch code):
 torchaudio front end (16 kHz waveform -> normalised, circularly padded log-mel, band-major 100 x T')
 and the CNN (state_dict names conv1..conv8, bn1..bn7).
 
@@ -69,16 +70,20 @@ class PaperNet(nn.Module):
 
 
 def circular_pad(x, min_frames=MIN_FRAMES):
-    """Pads the last (time) axis circularly to at least min_frames (the C side does the same):
-    pre columns copied from the end, post columns from the start, repeated while needed."""
-    T = x.shape[-1]
-    while T < min_frames:
-        pad = min_frames - T
-        step = min(pad, T)
-        pre = step // 2
-        post = step - pre
-        x = torch.cat([x[..., T - pre:], x, x[..., :post]], dim=-1)
+    """Pads the last (time) axis circularly to at least min_frames as the paper's code does:
+    pre = pad // 2 and post = pad - pre are fixed once; then, while pre + post > 0, the current
+    array (length T) gets min(pre, T) of its last columns before and min(post, T) of its first
+    columns after (F.pad(x, [a, b], mode="circular")), which are taken off pre and post."""
+    pad = min_frames - x.shape[-1]
+    if pad <= 0:
+        return x
+    pre, post = pad // 2, pad - pad // 2
+    while pre + post > 0:
         T = x.shape[-1]
+        a, b = min(pre, T), min(post, T)
+        x = torch.cat([x[..., T - a:], x, x[..., :b]], dim=-1)
+        pre -= a
+        post -= b
     return x
 
 
