@@ -5,8 +5,8 @@
 #include "ports.h"
 #include <stddef.h>
 
-/* Control k's default: for an input control the engine's default setting
- * (adv_live_settings_default), for an output its minimum. */
+/* Control k's default: for an input control its setting's default (adv_live_settings_default), for
+ * an output its minimum. Real-time safe once called (the plugins call it when instantiated). */
 float adv_plugin_control_default(int k);
 /* Control k's value as the plugin uses it: finite and within the control's range (else its
  * default), integers and toggles rounded. Real-time safe. */
@@ -30,6 +30,14 @@ typedef enum {
     ADV_PLUGIN_SYNCHRONOUS       /* inside the audio call, a fixed number of iterations per second
                                     of audio (hosts without a worker: offline, deterministic) */
 } adv_plugin_attack_mode;
+
+/* Control k's comment: its own, else the description of its live setting. */
+const char *adv_plugin_control_comment(int k);
+/* Checks the control table against the live settings table (see ports.h): every input control
+ * names a setting, its range lies within the setting's, its default (the setting's) within its
+ * range, and adv_plugin_controls_to_settings agrees with the table's setter. 0, or -1 with
+ * adv_error naming the control. */
+int adv_plugin_check_controls(void);
 
 /* Loads the model at path and creates an engine for it at `rate` with `channels`, settings s and
  * the attack run as `mode` asks: the engine (and *model), or NULL with adv_error set. */

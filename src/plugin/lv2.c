@@ -44,10 +44,10 @@
 #define ADVINST_LV2_TO_DATA "../../../share/advinst"   /* set by CMake from the install directories */
 #endif
 
-/* Keys of the state: the settings, and the model when one was given by state. */
-enum { K_TARGET, K_METHOD, K_STEP, K_ALPHA, K_EPS, K_CONFIDENCE, K_ITERATIONS, K_BYPASS, K_MODEL, N_KEYS };
-static const char *const key_names[N_KEYS] = {"target", "method", "step", "alpha", "eps", "confidence", "iterations",
-                                              "bypass", "model"};
+/* Keys of the state: PREFIX + the name of every setting of the live settings table but the preset
+ * (atom:Float for number settings, atom:Int for the others: target and method as value indexes, as
+ * the ports), and PREFIX + "model" when a model was given by state. */
+#define MAX_SETTINGS 32
 
 typedef struct {
     int channels;
@@ -60,7 +60,7 @@ typedef struct {
     LV2_URID_Map *map;
     LV2_Log_Logger logger;
     LV2_Worker_Schedule *schedule;
-    LV2_URID key[N_KEYS], atom_int, atom_float, atom_path;
+    LV2_URID setting_key[MAX_SETTINGS], model_key, atom_int, atom_float, atom_path;
 
     adv_model *model;
     adv_live *engine;
@@ -239,15 +239,19 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
     lv2_log_logger_init(&p->logger, p->map, log);   /* without log: stderr */
     if (p->map) {
         char uri[256];
-        for (int k = 0; k < N_KEYS; k++) {
-            snprintf(uri, sizeof uri, "%s%s", ADV_LV2_STATE_PREFIX, key_names[k]);
-            p->key[k] = p->map->map(p->map->handle, uri);
+        int n;
+        const adv_live_setting *t = adv_live_setting_table(&n);
+        for (int k = 0; k < n && k < MAX_SETTINGS; k++) {
+            snprintf(uri, sizeof uri, "%s%s", ADV_LV2_STATE_PREFIX, t[k].name);
+            p->setting_key[k] = p->map->map(p->map->handle, uri);
         }
+        p->model_key = p->map->map(p->map->handle, ADV_LV2_STATE_PREFIX "model");
         p->atom_int = p->map->map(p->map->handle, LV2_ATOM__Int);
         p->atom_float = p->map->map(p->map->handle, LV2_ATOM__Float);
         p->atom_path = p->map->map(p->map->handle, LV2_ATOM__Path);
     }
     for (int k = 0; k < ADV_LV2_N_CONTROLS; k++) p->seen[k] = NAN;
+    (void)adv_plugin_control_default(0);   /* computes the controls' defaults outside run() */
     adv_live_settings_default(&p->settings);
     p->status = ADV_LV2_STATUS_NO_MODEL;
     char path[PATH_MAX];
@@ -308,18 +312,27 @@ static LV2_State_Status save(LV2_Handle h, LV2_State_Store_Function store, LV2_S
     adv_live_settings s = p->settings;
     if (p->engine) adv_live_read_settings(p->engine, ADV_LIVE_READER_USER1, &s);
     const uint32_t pod = LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE;
-    const int32_t ints[] = {s.target, (int32_t)s.method, (int32_t)s.max_iter, s.bypass};
-    const int int_keys[] = {K_TARGET, K_METHOD, K_ITERATIONS, K_BYPASS};
-    for (int i = 0; i < 4; i++) store(sh, p->key[int_keys[i]], &ints[i], sizeof ints[i], p->atom_int, pod);
-    const float floats[] = {s.lr, s.alpha, s.eps, s.confidence};
-    const int float_keys[] = {K_STEP, K_ALPHA, K_EPS, K_CONFIDENCE};
-    for (int i = 0; i < 4; i++) store(sh, p->key[float_keys[i]], &floats[i], sizeof floats[i], p->atom_float, pod);
+    int n;
+    const adv_live_setting *t = adv_live_setting_table(&n);
+    for (int k = 0; k < n && k < MAX_SETTINGS; k++) {
+        char text[64];
+        double x = 0;
+        if (t[k].kind == ADV_LIVE_SET_PRESET || adv_live_settings_get(&s, NULL, t[k].name, text, sizeof text, &x) != 0)
+            continue;
+        if (t[k].kind == ADV_LIVE_SET_FLOAT) {
+            const float v = (float)x;
+            store(sh, p->setting_key[k], &v, sizeof v, p->atom_float, pod);
+        } else {
+            const int32_t v = (int32_t)lround(x);
+            store(sh, p->setting_key[k], &v, sizeof v, p->atom_int, pod);
+        }
+    }
     if (!p->model_from_state) return LV2_STATE_SUCCESS;
     LV2_State_Map_Path *mp = feature(features, LV2_STATE__mapPath);
     LV2_State_Free_Path *fp = feature(features, LV2_STATE__freePath);
     char *abstract = mp ? mp->abstract_path(mp->handle, p->model_path) : NULL;
     const char *path = abstract ? abstract : p->model_path;
-    store(sh, p->key[K_MODEL], path, strlen(path) + 1, p->atom_path, LV2_STATE_IS_POD);
+    store(sh, p->model_key, path, strlen(path) + 1, p->atom_path, LV2_STATE_IS_POD);
     if (abstract) {
         if (fp) fp->free_path(fp->handle, abstract);
         else free(abstract);
@@ -342,7 +355,7 @@ static const void *fetch(LV2_State_Retrieve_Function retrieve, LV2_State_Handle 
 static int restore_model(plugin *p, LV2_State_Retrieve_Function retrieve, LV2_State_Handle sh,
                          const LV2_Feature *const *features, const adv_live_settings *s)
 {
-    const char *stored = fetch(retrieve, sh, p->key[K_MODEL], p->atom_path, 0);
+    const char *stored = fetch(retrieve, sh, p->model_key, p->atom_path, 0);
     if (!stored) return 0;
     LV2_State_Map_Path *mp = feature(features, LV2_STATE__mapPath);
     char *absolute = mp ? mp->absolute_path(mp->handle, stored) : NULL;
@@ -359,19 +372,15 @@ static LV2_State_Status restore(LV2_Handle h, LV2_State_Retrieve_Function retrie
     plugin *p = h;
     if (!p->map) return LV2_STATE_ERR_NO_FEATURE;
     adv_live_settings s = p->settings;
-    const int32_t *i;
-    const float *f;
-    if ((i = fetch(retrieve, sh, p->key[K_TARGET], p->atom_int, 4)) && *i >= ADV_LIVE_TARGET_RANDOM && *i < ADV_N_CLASSES)
-        s.target = *i;
-    if ((i = fetch(retrieve, sh, p->key[K_METHOD], p->atom_int, 4)) && *i >= 0 && *i < ADV_LIVE_N_METHODS)
-        s.method = (adv_live_method)*i;
-    if ((i = fetch(retrieve, sh, p->key[K_ITERATIONS], p->atom_int, 4)) && *i >= 1 && *i <= ADV_LIVE_MAX_ITER)
-        s.max_iter = *i;
-    if ((i = fetch(retrieve, sh, p->key[K_BYPASS], p->atom_int, 4))) s.bypass = *i != 0;
-    if ((f = fetch(retrieve, sh, p->key[K_STEP], p->atom_float, 4)) && *f > 0 && *f <= 1) s.lr = *f;
-    if ((f = fetch(retrieve, sh, p->key[K_ALPHA], p->atom_float, 4)) && *f >= 0 && *f <= ADV_LIVE_MAX_ALPHA) s.alpha = *f;
-    if ((f = fetch(retrieve, sh, p->key[K_EPS], p->atom_float, 4)) && *f > 0 && *f <= 1) s.eps = *f;
-    if ((f = fetch(retrieve, sh, p->key[K_CONFIDENCE], p->atom_float, 4)) && *f >= 0 && *f <= 1) s.confidence = *f;
+    int n;
+    const adv_live_setting *t = adv_live_setting_table(&n);
+    for (int k = 0; k < n && k < MAX_SETTINGS; k++) {
+        if (t[k].kind == ADV_LIVE_SET_PRESET) continue;
+        const int is_float = t[k].kind == ADV_LIVE_SET_FLOAT;
+        const void *v = fetch(retrieve, sh, p->setting_key[k], is_float ? p->atom_float : p->atom_int, 4);
+        /* the table's setter checks the value (out of range: the setting stays as it was) */
+        if (v) adv_live_settings_set_number(&s, NULL, t[k].name, is_float ? (double)*(const float *)v : *(const int32_t *)v);
+    }
     p->settings = s;
     p->dirty = 0;
     /* restore is not called concurrently with run(): the engine may be replaced or written here */

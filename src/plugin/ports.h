@@ -25,7 +25,7 @@
 #define ADV_LV2_STATUS_NO_MODEL ADV_LV2_STATUS(ADV_LIVE_SEG_ERROR + 1)
 
 typedef enum {
-    C_TARGET = 0, C_METHOD, C_STEP, C_ALPHA, C_EPS, C_CONFIDENCE, C_ITERATIONS, C_ENABLED,
+    C_TARGET = 0, C_METHOD, C_STEP, C_ALPHA, C_EPS, C_BOUND, C_CONFIDENCE, C_ITERATIONS, C_ENABLED,
     C_LATENCY, C_STATUS, C_SNR, C_SEGMENT, ADV_LV2_N_CONTROLS
 } adv_lv2_control;
 
@@ -35,12 +35,18 @@ enum {
     P_LATENCY = 1 << 5    /* lv2:designation lv2:latency, lv2:reportsLatency */
 };
 
-/* A control's default is not in this table: the input controls' defaults are the engine's
- * (adv_live_settings_default, through adv_plugin_control_default in common.c), the outputs start at
- * their minimum. */
+/* Each input control sets one live setting of the engine's settings table (adv_live_setting_table,
+ * src/live_settings.c), named by `setting`: `enabled` sets `bypass` inverted, the others the setting
+ * of their own name, target and method by value index. The table is the one source of truth: a
+ * control's default is the setting's default (adv_live_settings_default, through
+ * adv_plugin_control_default in common.c), its comment the setting's description unless given
+ * here, and its range must lie within the setting's range (adv_plugin_check_controls, run when the
+ * Turtle is generated: the build stops on a disagreement). Port ranges may be narrower than the
+ * table's (logarithmic sliders need a positive minimum). Outputs start at their minimum. */
 typedef struct {
     const char *symbol, *name;
     int output;
+    const char *setting;     /* input controls: the live setting it sets (NULL for outputs) */
     float min, max;
     unsigned props;
     const char *unit;        /* units: suffix ("db", "frame") or NULL */
@@ -48,26 +54,25 @@ typedef struct {
 } adv_lv2_control_desc;
 
 static const adv_lv2_control_desc lv2_controls[ADV_LV2_N_CONTROLS] = {
-    [C_TARGET] = {"target", "Target", 0, 0, ADV_LV2_TARGET_RANDOM, P_INTEGER | P_ENUMERATION, NULL,
+    [C_TARGET] = {"target", "Target", 0, "target", 0, ADV_LV2_TARGET_RANDOM, P_INTEGER | P_ENUMERATION, NULL,
                   "the class the classifier should hear: a class, none (no attack) or random (drawn when the attack starts)"},
-    [C_METHOD] = {"method", "Method", 0, 0, 2, P_INTEGER | P_ENUMERATION, NULL,
+    [C_METHOD] = {"method", "Method", 0, "method", 0, 2, P_INTEGER | P_ENUMERATION, NULL,
                   "the attack: off, C&W or Multi-Scale C&W"},
-    [C_STEP] = {"step", "Step", 0, 1e-6f, 1, P_LOGARITHMIC, NULL, "Adam step (the paper's eta)"},
-    [C_ALPHA] = {"alpha", "Alpha", 0, 1e-4f, 1000, P_LOGARITHMIC, NULL, "cross-entropy weight"},
-    [C_EPS] = {"eps", "Epsilon", 0, 1e-4f, 1, P_LOGARITHMIC, NULL, "L-infinity bound of the perturbation"},
-    [C_CONFIDENCE] = {"confidence", "Confidence", 0, 0, 1, 0, NULL,
-                      "the target's probability ahead of the runner-up that a listener window must reach before it stops pushing"},
-    [C_ITERATIONS] = {"iterations", "Iterations", 0, 1, 10000, P_INTEGER | P_LOGARITHMIC, NULL,
-                      "at most this many optimisation steps per second of audio"},
-    [C_ENABLED] = {"enabled", "Enabled", 0, 0, 1, P_TOGGLED | P_ENABLED, NULL,
+    [C_STEP] = {"step", "Step", 0, "step", 1e-6f, 1, P_LOGARITHMIC, NULL, NULL},
+    [C_ALPHA] = {"alpha", "Alpha", 0, "alpha", 1e-4f, 1000, P_LOGARITHMIC, NULL, NULL},
+    [C_EPS] = {"eps", "Epsilon", 0, "eps", 1e-4f, 1, P_LOGARITHMIC, NULL, NULL},
+    [C_BOUND] = {"bound", "Bound", 0, "bound", 0, 80, 0, "db", NULL},
+    [C_CONFIDENCE] = {"confidence", "Confidence", 0, "confidence", 0, 1, 0, NULL, NULL},
+    [C_ITERATIONS] = {"iterations", "Iterations", 0, "iterations", 1, 10000, P_INTEGER | P_LOGARITHMIC, NULL, NULL},
+    [C_ENABLED] = {"enabled", "Enabled", 0, "bypass", 0, 1, P_TOGGLED | P_ENABLED, NULL,
                    "0: bypass (the delayed input, the perturbation faded out)"},
-    [C_LATENCY] = {"latency", "Latency", 1, 0, 3000000, P_INTEGER | P_LATENCY, "frame",
+    [C_LATENCY] = {"latency", "Latency", 1, NULL, 0, 3000000, P_INTEGER | P_LATENCY, "frame",
                    "the output is the input delayed by this many frames"},
-    [C_STATUS] = {"status", "Last segment", 1, 0, ADV_LV2_STATUS_NO_MODEL, P_INTEGER | P_ENUMERATION, NULL,
+    [C_STATUS] = {"status", "Last segment", 1, NULL, 0, ADV_LV2_STATUS_NO_MODEL, P_INTEGER | P_ENUMERATION, NULL,
                   "result of the last segment (0.2 s) that started to play"},
-    [C_SNR] = {"snr", "Last SNR", 1, 0, 200, 0, "db",
+    [C_SNR] = {"snr", "Last SNR", 1, NULL, 0, 200, 0, "db",
                "SNR of the last perturbed segment played (0 when nothing was added)"},
-    [C_SEGMENT] = {"segment", "Segment", 1, 0, 16777216, P_INTEGER, NULL,
+    [C_SEGMENT] = {"segment", "Segment", 1, NULL, 0, 16777216, P_INTEGER, NULL,
                    "number of the last segment reported (segments of 0.2 s of input since the plugin started)"},
 };
 

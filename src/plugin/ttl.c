@@ -120,7 +120,11 @@ static void plugin(FILE *f, const char *uri, int channels)
             fprintf(f, "[\n");
             audio_port(f, index++, sym, name, output, 0);
         }
-    for (int k = 0; k < ADV_LV2_N_CONTROLS; k++) control_port(f, index++, &lv2_controls[k], adv_plugin_control_default(k), 0);
+    for (int k = 0; k < ADV_LV2_N_CONTROLS; k++) {
+        adv_lv2_control_desc d = lv2_controls[k];
+        d.comment = adv_plugin_control_comment(k);   /* else the setting's description */
+        control_port(f, index++, &d, adv_plugin_control_default(k), 0);
+    }
     for (int s = 0; s < 2; s++)
         for (int k = 0; k < ADV_N_CLASSES; k++) {
             char sym[64], label[64], symbol[80], name[96], comment[160];
@@ -130,7 +134,7 @@ static void plugin(FILE *f, const char *uri, int channels)
             snprintf(name, sizeof name, "%s: %s", s ? "Out" : "In", label);
             snprintf(comment, sizeof comment, "the classifier's probability of %s on the %s (sliding window)", label,
                      s ? "output" : "input");
-            adv_lv2_control_desc d = {symbol, name, 1, 0, 1, 0, NULL, comment};
+            adv_lv2_control_desc d = {symbol, name, 1, NULL, 0, 1, 0, NULL, comment};
             control_port(f, index++, &d, 0, s == 1 && k == ADV_N_CLASSES - 1);
         }
     fprintf(f, "\n\n");
@@ -164,6 +168,7 @@ static int preset(FILE *f, FILE *manifest, const char *path)
         {C_STEP, p.has & ADV_PRESET_HAS_LR, s.lr},
         {C_ALPHA, p.has & ADV_PRESET_HAS_ALPHA, s.alpha},
         {C_EPS, p.has & ADV_PRESET_HAS_EPS, s.eps},
+        {C_BOUND, p.has & ADV_PRESET_HAS_BOUND, s.bound_db},
         {C_CONFIDENCE, p.has & ADV_PRESET_HAS_CONFIDENCE, s.confidence},
         {C_ITERATIONS, p.has & ADV_PRESET_HAS_MAX_ITER, (double)s.max_iter},
     };
@@ -212,6 +217,10 @@ int main(int argc, char **argv)
     if (argc < 3) {
         fprintf(stderr, "usage: advinst_lv2_ttl OUTDIR BINARY [PRESET.ini...]\n");
         return 2;
+    }
+    if (adv_plugin_check_controls() != 0) {   /* the ports against the settings table */
+        fprintf(stderr, "advinst_lv2_ttl: %s\n", adv_error());
+        return 1;
     }
     FILE *manifest = open_out(argv[1], "manifest.ttl"), *desc = open_out(argv[1], "advinst.ttl"),
          *presets = open_out(argv[1], "presets.ttl");
