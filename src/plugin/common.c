@@ -176,6 +176,17 @@ adv_live *adv_plugin_engine(const char *path, int rate, int channels, const adv_
 
 int adv_plugin_work(adv_live *e)
 {
+    /* the attack yields to the audio threads as the engine's own worker does (nice 19): a host's
+     * worker thread is not real-time, and without real-time scheduling (containers, JACK's dummy
+     * backend) an attack at the same priority delays the host's cycle into xruns. Once per thread,
+     * before its first parallel region, so that its OpenMP threads inherit it; a thread's nice
+     * value cannot be raised back without privileges, so it stays (the host's worker runs only
+     * non-real-time work) */
+    static _Thread_local int lowered;
+    if (!lowered) {
+        adv_rt_lower_priority(ADV_PLUGIN_WORK_NICE);
+        lowered = 1;
+    }
     const unsigned long mode = adv_rt_fp_mode();
     adv_rt_flush_denormals();
     const int more = adv_live_work(e, ADV_PLUGIN_WORK_SECONDS);

@@ -46,7 +46,9 @@ adv_live *adv_plugin_engine(const char *path, int rate, int channels, const adv_
 
 /* One slice of the attack's work on a host's thread (ADV_PLUGIN_HOST_WORKER): adv_live_work for up
  * to ADV_PLUGIN_WORK_SECONDS with denormals flushed, the thread's floating-point mode restored
- * afterwards (the thread is the host's). Returns 1 if more work is pending. */
+ * afterwards (the thread is the host's). The first call on a thread lowers its priority to nice
+ * ADV_PLUGIN_WORK_NICE, as the engine's own attack thread. Returns 1 if more work is pending. */
 #define ADV_PLUGIN_WORK_SECONDS 0.05
+#define ADV_PLUGIN_WORK_NICE 19
 int adv_plugin_work(adv_live *e);
 #endif

@@ -241,6 +241,7 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
         char uri[256];
         int n;
         const adv_live_setting *t = adv_live_setting_table(&n);
+        if (n > MAX_SETTINGS) lv2_log_error(&p->logger, "advinst: %d settings, state keeps the first %d\n", n, MAX_SETTINGS);
         for (int k = 0; k < n && k < MAX_SETTINGS; k++) {
             snprintf(uri, sizeof uri, "%s%s", ADV_LV2_STATE_PREFIX, t[k].name);
             p->setting_key[k] = p->map->map(p->map->handle, uri);
