@@ -220,6 +220,13 @@ int main(void)
         if (f) fclose(f);
     }
     CHECK(L == L_expected, "latency port %ld, expected the engine's default %ld", L, L_expected);
+    /* jalv offers a worker: the plugin says (its log) that the attack runs on it */
+    int on_worker = 0;
+    FILE *lf = fopen(plog, "r");
+    char line[512];
+    while (lf && fgets(line, sizeof line, lf)) on_worker |= strstr(line, "attack on the host's worker") != NULL;
+    if (lf) fclose(lf);
+    CHECK(on_worker, "the plugin did not run its attack on jalv's worker (see %s)", plog);
     if (L == 0) return tu_finish("lv2_jalv");
 
     atomic_store(&xruns, 0);   /* from here on: jalv's start-up (libraries, instantiation) is not the plugin's audio thread */
