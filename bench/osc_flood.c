@@ -83,7 +83,7 @@ static void take_reply(void *data, ssize_t size)
     const char *path = lo_get_path(data, size), *types = lo_message_get_types(m);
     lo_arg **argv = lo_message_get_argv(m);
     pthread_mutex_lock(&inbox.lock);
-    if (path && !strcmp(path, "/advinst/state") && !strcmp(types, "ssfffiisiff")) {
+    if (path && !strcmp(path, "/advinst/state") && !strcmp(types, "ssfffiisifff")) {
         state_msg *s = &inbox.last_state;
         snprintf(s->target, sizeof s->target, "%s", (const char *)argv[0]);
         snprintf(s->method, sizeof s->method, "%s", (const char *)argv[1]);

@@ -4,7 +4,7 @@
 #     stopped at the end only if this script started it, by PID)
 #   - `advinst live` fed from a demo clip (looped, on JACK's clock), recording its output
 #   - OSC (oscsend): first no target (the classifier hears the instrument), then a target with C&W,
-#     then Multi-Scale C&W (the paper's alpha) toward another target, then bypass
+#     then Multi-Scale C&W (the live-mscw preset) toward another target, then bypass
 #   - prints what the classifier heard on both streams every two seconds, then judges the recorded
 #     output as a listener hears it (`advinst listen`: a 3.7 s window every 0.1 s, each classified on
 #     its own) per phase: the share of windows heard as the target once the look-ahead has filled,
@@ -42,7 +42,7 @@ LATENCY_ARGS=()
 [ -n "${LATENCY:-}" ] && LATENCY_ARGS=(--latency "$LATENCY")
 if [ -f "$ROOT/models/default.safetensors" ] || [ -n "${ADVINST_MODEL:-}" ]; then
   MODEL_ARGS=()
-  TARGET1=accordion TARGET2=glockenspiel
+  TARGET1=accordion TARGET2=female_singing
 else
   echo "demo: models/default.safetensors does not exist yet: using an UNTRAINED random model"
   echo "      (--random-model 1); its predictions mean nothing, the plumbing is real."
@@ -91,9 +91,8 @@ at "$T_CW"
 echo "demo: $(date +%T) target $TARGET1 with C&W"
 send /advinst/target s "$TARGET1"
 at "$T_MSCW"
-echo "demo: $(date +%T) Multi-Scale C&W (the paper's alpha 10) and target $TARGET2"
-send /advinst/method s mscw
-send /advinst/alpha f 10
+echo "demo: $(date +%T) Multi-Scale C&W (preset live-mscw) and target $TARGET2"
+send /advinst/preset s live-mscw
 send /advinst/target s "$TARGET2"
 send /advinst/bogus i 1     # answered with /advinst/error
 at "$T_BYPASS"

@@ -30,7 +30,7 @@ static const adv_osc_address control_addresses[] = {
     {"/advinst/probs", "sffffffffffff", 0, "stream, 12 probabilities in class order"},
     {"/advinst/attack", "isfisii", 0, "segment, status (ok|failed|miss|silent|error), snr_db, iterations, "
                                       "class heard, windows checked, windows on target"},
-    {"/advinst/state", "ssfffiisiff", 0, "target, method, step, alpha, eps, iterations, bypass, preset, version, latency_seconds, confidence"},
+    {"/advinst/state", "ssfffiisifff", 0, "target, method, step, alpha, eps, iterations, bypass, preset, version, latency_seconds, confidence, bound"},
     {"/advinst/stats", "hhhhhhhhhhhhi", 0, "messages received, changed, rejected, ignored, malformed; frames, xruns; "
                                            "segments ok, failed, missed, clean; ring overflows; engine settings version"},
     {"/advinst/pong", "", 0, "answer to /advinst/ping"},
@@ -269,6 +269,7 @@ static lo_message state_message(const adv_osc *o)
     if (o->engine) latency = (double)adv_live_latency(o->engine) / adv_live_get_config(o->engine)->rate;
     lo_message_add_float(m, (float)latency);
     lo_message_add_float(m, s->confidence);
+    lo_message_add_float(m, s->bound_db);
     return m;
 }
 

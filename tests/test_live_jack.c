@@ -132,7 +132,7 @@ static int on_osc(const char *path, const char *types, lo_arg **argv, int argc, 
     (void)msg;
     (void)user;
     if (!strcmp(path, "/advinst/error")) fb.errors++;
-    else if (!strcmp(path, "/advinst/state") && !strcmp(types, "ssfffiisiff")) { fb.states++; fb.last_version = argv[8]->i; }
+    else if (!strcmp(path, "/advinst/state") && !strcmp(types, "ssfffiisifff")) { fb.states++; fb.last_version = argv[8]->i; }
     else if (!strcmp(path, "/advinst/attack") && !strcmp(types, "isfisii")) {
         /* segment number x 0.2 s = its input time since advinst started; the player started at
          * about the same time (both clocks are JACK's): a report within 0.5 s of the switch is
@@ -142,9 +142,10 @@ static int on_osc(const char *path, const char *types, lo_arg **argv, int argc, 
         const int phase = fb.switch_at > 0 && at > fb.switch_at;
         const char *status = &argv[1]->s;
         fb.reports[phase]++;
-        if (strcmp(&argv[4]->s, fb.target[phase]) && strcmp(status, "failed")) fb.wrong_target[phase]++;
+        /* an ok segment is heard as the target; silent input is played clean (the demo clip's gaps) */
+        if (!strcmp(status, "ok") && strcmp(&argv[4]->s, fb.target[phase])) fb.wrong_target[phase]++;
         if (!strcmp(status, "miss")) fb.missed[phase]++;
-        else if (strcmp(status, "ok") && strcmp(status, "failed")) fb.bad_status[phase]++;
+        else if (strcmp(status, "ok") && strcmp(status, "failed") && strcmp(status, "silent")) fb.bad_status[phase]++;
         if (getenv("TEST_LIVE_VERBOSE"))
             fprintf(stderr, "segment %d (%.1f s): %s, SNR %.1f dB, %d iterations, heard %s, %d/%d windows\n", argv[0]->i, at,
                     status, argv[2]->f, argv[3]->i, &argv[4]->s, argv[6]->i, argv[5]->i);
@@ -180,7 +181,7 @@ int main(void)
     CHECK(x48 != NULL, "%s: %s", clip_path, adv_error());
     if (!m || !x48) return tu_finish("test_live_jack");
     sig = x48;
-    const int T1 = adv_model_class_index(m, "accordion"), T2 = adv_model_class_index(m, "glockenspiel");
+    const int T1 = adv_model_class_index(m, "accordion"), T2 = adv_model_class_index(m, "female_singing");
     snprintf(fb.target[0], sizeof fb.target[0], "%s", m->classes[T1]);
     snprintf(fb.target[1], sizeof fb.target[1], "%s", m->classes[T2]);
     const double L_s = 2.0;
@@ -261,8 +262,7 @@ int main(void)
     lo_send_from(to, me, LO_TT_IMMEDIATE, "/advinst/target", "i", T1);
     const double t1 = now() - t_play;
     pump(me, at_switch - (now() - t_play));
-    lo_send_from(to, me, LO_TT_IMMEDIATE, "/advinst/method", "s", "mscw");
-    lo_send_from(to, me, LO_TT_IMMEDIATE, "/advinst/alpha", "f", 10.0f);   /* the paper's MS-C&W weight */
+    lo_send_from(to, me, LO_TT_IMMEDIATE, "/advinst/preset", "s", "live-mscw");   /* MS-C&W, its live weight */
     lo_send_from(to, me, LO_TT_IMMEDIATE, "/advinst/target", "s", m->classes[T2]);
     const double t2 = now() - t_play;
     fb.switch_at = t2 + engine_lead;   /* in the engine's time (its segment numbers) */

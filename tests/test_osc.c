@@ -297,7 +297,7 @@ static int on_reply(const char *path, const char *types, lo_arg **argv, int argc
     (void)argc;
     (void)msg;
     inbox *b = user;
-    if (!strcmp(path, "/advinst/state") && !strcmp(types, "ssfffiisiff")) {
+    if (!strcmp(path, "/advinst/state") && !strcmp(types, "ssfffiisifff")) {
         b->states++;
         snprintf(b->last_target, sizeof b->last_target, "%s", &argv[0]->s);
     } else if (!strcmp(path, "/advinst/stats") && !strcmp(types, "hhhhhhhhhhhhi")) {

@@ -25,7 +25,7 @@ static void check_shipped(void)
         {"cw-150", ADV_CW, 0.01, 0.01, 1e-5, "random"},     {"cw-180", ADV_CW, 0.01, 0.1, 1e-5, "random"},
         {"mscw-150", ADV_MSCW, 0.01, 10, 1e-5, "random"},   {"mscw-180", ADV_MSCW, 0.01, 15, 5e-5, "random"},
         {"cw-accordion", ADV_CW, 0.01, 0.5, 5e-5, "accordion"}, {"mscw-accordion", ADV_MSCW, 0.01, 10, 5e-5, "accordion"},
-        {"live-cw", ADV_CW, 0.01, 10, 2e-3, "random"},      {"live-mscw", ADV_MSCW, 0.01, 10, 2e-3, "random"},
+        {"live-cw", ADV_CW, 0.01, 10, 2e-3, "random"},      {"live-mscw", ADV_MSCW, 0.01, 100, 2e-3, "random"},
     };
     const int n = (int)(sizeof table / sizeof table[0]);
     char names[ADV_PRESET_MAX][ADV_PRESET_NAME_MAX];

@@ -5,15 +5,19 @@
  * attack keeps a perturbation of the recent, not yet played input (the free region, as long as
  * the look-ahead allows) and optimises it so that every window that ends in the free region is
  * heard as the target, given the output already played before it (committed and fixed). Each
- * iteration takes a batch of windows ending at random offsets in the free region (more often
- * those not yet on target, and those about to be committed), and minimises, as the paper's
- * attacks do, a distance (C&W: the squared L2 norm of the perturbation; Multi-Scale C&W: the
- * multi-scale spectral loss at 16 kHz against the clean stream) plus alpha times the mean
- * cross-entropy of the target over the windows still short of the margin (the target's
- * probability ahead of the runner-up). Windows already on target at the margin add nothing, so
- * the distance term keeps shrinking the perturbation while the attack holds: iterations continue
- * until the perturbation must be played. Updates are the paper's: sign of the gradient, Adam,
- * the perturbation clipped to [-eps, eps].
+ * iteration takes a batch of windows ending at offsets in the free region (newest-biased, more
+ * often those not yet on target), and minimises, as the paper's attacks do, a distance (C&W: the
+ * squared L2 norm of the perturbation; Multi-Scale C&W: the multi-scale spectral loss at 16 kHz
+ * against the clean stream) plus alpha times the cross-entropy of the target on each time step of
+ * the network's head (before its max over time) that is still short of the margin (the target's
+ * probability ahead of the runner-up); `window_loss` uses the window's logits instead. Steps and
+ * windows already on target at the margin add nothing, so the distance term keeps shrinking the
+ * perturbation while the attack holds: iterations continue until the perturbation must be played.
+ * Updates: momentum on the gradient normalised to an RMS step of lr over the free part (the
+ * default: steepest descent in the L2 geometry the SNR lives in), or the paper's sign of the
+ * gradient with Adam, or Adam on the gradient; an element's step decays with its age; the
+ * perturbation is clipped to [-eps, eps] and, with bound_db, to the input's local envelope minus
+ * bound_db (docs/live.md: how these were chosen).
  *
  * The perturbation is parametrised at the classifier's rate (16 kHz), where all the classifier
  * can hear lives, and brought to the stream's rate by the band-limited resampler (16 kHz -> R)
