@@ -49,6 +49,30 @@ void adv_rt_flush_denormals(void)
 #endif
 }
 
+unsigned long adv_rt_fp_mode(void)
+{
+#if defined(__SSE__)
+    return _mm_getcsr();
+#elif defined(__aarch64__)
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    return (unsigned long)fpcr;
+#else
+    return 0;
+#endif
+}
+
+void adv_rt_set_fp_mode(unsigned long mode)
+{
+#if defined(__SSE__)
+    _mm_setcsr((unsigned)mode);
+#elif defined(__aarch64__)
+    __asm__ volatile("msr fpcr, %0" : : "r"((uint64_t)mode));
+#else
+    (void)mode;
+#endif
+}
+
 /* Without real-time scheduling (common in containers and with the dummy backend) a busy worker
  * at the same priority delays JACK's cycle into xruns. */
 void adv_rt_lower_priority(int nice_value)

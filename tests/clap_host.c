@@ -16,7 +16,7 @@
  * Exit code 0 when every check passes. */
 #include "testutil.h"
 #include "live_check.h"
-#include "../src/plugin/ports.h"
+#include "../src/plugin/common.h"
 #include <clap/entry.h>
 #include <clap/ext/audio-ports.h>
 #include <clap/ext/latency.h>
@@ -168,7 +168,7 @@ static int cmd_check(const char *path, const char *clip)
         clap_param_info_t info;
         CHECK(a.params->get_info(a.p, k, &info) && info.id == k && !strcmp(info.name, lv2_controls[k].name) &&
                   info.min_value == lv2_controls[k].min && info.max_value == lv2_controls[k].max &&
-                  info.default_value == lv2_controls[k].def && !!(info.flags & CLAP_PARAM_IS_BYPASS) == (k == C_ENABLED),
+                  info.default_value == adv_plugin_control_default((int)k) && !!(info.flags & CLAP_PARAM_IS_BYPASS) == (k == C_ENABLED),
               "parameter %u differs from the control table", k);
     }
     CHECK(a.p->activate(a.p, RATE, 1, 4096) && a.p->start_processing(a.p), "activate");

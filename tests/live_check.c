@@ -2,6 +2,7 @@
 #include "live_check.h"
 #include "advinst/audio.h"
 #include "advinst/listen.h"
+#include "advinst/live.h"
 #include "advinst/nn.h"
 #include "advinst/resample.h"
 #include <math.h>
@@ -10,6 +11,13 @@
 static double diff(const live_recording *r, long k)
 {
     return k >= r->L ? (double)r->rec[k] - r->sig[(k - r->L) % r->sig_len] : 0;
+}
+
+long live_default_latency(int rate)
+{
+    adv_live_config c;
+    adv_live_config_default(&c, rate, 1);
+    return lround(c.latency_seconds * rate);
 }
 
 long live_first_perturbed(const live_recording *r)

@@ -12,6 +12,8 @@ typedef struct {
     long n, sig_len, L;
 } live_recording;
 
+/* The engine's default latency at `rate` (adv_live_config_default), frames: what the plugins report. */
+long live_default_latency(int rate);
 /* The first frame where the output is not the delayed input, or -1. */
 long live_first_perturbed(const live_recording *r);
 /* 1 if the output from frame `from` on is the delayed input bit for bit. */

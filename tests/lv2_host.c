@@ -13,14 +13,20 @@
  *                                       bypass); run() is marked as audio thread for rt_guard
  *                                       (tests/rt_guard.c, LD_PRELOAD) around each call. Checks
  *                                       that perturbations played, that the classifier's outputs
- *                                       arrived, and the output is finite, in [-1, 1] and the
- *                                       delayed input outside perturbed segments.
- *   lv2_host pad IN OUT SECONDS RATE    IN (mono mix, resampled to RATE) as float WAV followed by
- *                                       SECONDS of silence
+ *                                       arrived, and the output is finite and in [-1, 1].
+ *   lv2_host pad IN OUT RATE LOOP PAD   IN (mono mix, resampled to RATE), looped to LOOP seconds
+ *                                       (0: once), followed by PAD seconds of silence, as float WAV
  *   lv2_host align CLEAN RENDER L N OUT writes RENDER[L, L + N) to OUT (float WAV) and prints
  *                                       "snr S first_diff F": the SNR against CLEAN[0, N), and the
  *                                       first frame where RENDER is not CLEAN delayed by L (-1:
  *                                       none)
+ *   lv2_host judge CLEAN RENDER L N CLASS [MIN_HIT MIN_SNR]
+ *                                       RENDER aligned by L against CLEAN over the output frames
+ *                                       [L, L + N), as a listener hears it (tests/live_check.c: 3.7 s
+ *                                       windows every 0.1 s, each classified on its own by the
+ *                                       shipped model): prints "hit H windows W snr S first_diff F";
+ *                                       with MIN_HIT and MIN_SNR, fails below them, when nothing
+ *                                       was added or something came out before frame L
  * Exit code 0 when every check passes; failures are printed one per line. */
 #include "testutil.h"
 #include "live_check.h"
@@ -376,6 +382,11 @@ static void check_presets(host *h)
                   p.max_iter == (long)*port(h, C_ITERATIONS),
               "preset %s: alpha %g eps %g step %g iterations %g", name, *port(h, C_ALPHA), *port(h, C_EPS),
               *port(h, C_STEP), *port(h, C_ITERATIONS));
+        /* the keys a preset may leave out: set when present, else the port is left as it was */
+        CHECK(*port(h, C_BOUND) == ((p.has & ADV_PRESET_HAS_BOUND) ? (float)p.bound_db : -12345.0f),
+              "preset %s: bound %g", name, *port(h, C_BOUND));
+        CHECK(*port(h, C_CONFIDENCE) == ((p.has & ADV_PRESET_HAS_CONFIDENCE) ? (float)p.confidence : -12345.0f),
+              "preset %s: confidence %g", name, *port(h, C_CONFIDENCE));
         int want = !strcmp(p.target, "random") ? ADV_LV2_TARGET_RANDOM : adv_model_class_index(NULL, p.target);
         CHECK(*port(h, C_TARGET) == want, "preset %s: target %g, expected %d", name, *port(h, C_TARGET), want);
         lilv_state_free(s);
@@ -478,7 +489,7 @@ static int cmd_rt(const char *uri, double seconds, const char *clip)
         if (st >= 0 && st <= ADV_LV2_STATUS_NO_MODEL && !status_seen[st])
             printf("lv2_host rt: %.2f s: status %s\n", (double)f / RT_RATE, lv2_status_labels[st]);
         if (st >= 0 && st <= ADV_LV2_STATUS_NO_MODEL) status_seen[st] = 1;
-        played |= st == ADV_LIVE_SEG_OK + 1 || st == ADV_LIVE_SEG_FAILED + 1;
+        played |= st == ADV_LV2_STATUS(ADV_LIVE_SEG_OK) || st == ADV_LV2_STATUS(ADV_LIVE_SEG_FAILED);
         /* pace like a sound card: the next period is due at its time */
         const double due = t0 + (double)(f + n) / RT_RATE, wait = due - now_s();
         if (wait > 0) {
@@ -519,17 +530,18 @@ static int cmd_rt(const char *uri, double seconds, const char *clip)
 
 /* ---- pad and align (the lv2apply render test) ---- */
 
-static int cmd_pad(const char *in_path, const char *out_path, double seconds, int rate)
+static int cmd_pad(const char *in_path, const char *out_path, int rate, double loop, double pad)
 {
     long n;
     float *x = live_load_clip(in_path, rate, &n);
+    const long looped = x && loop > 0 ? lround(loop * rate) : n;
     adv_audio b;
-    if (!x || adv_audio_alloc(&b, n + lround(seconds * rate), 1, rate, 0) != 0) {
+    if (!x || adv_audio_alloc(&b, looped + lround(pad * rate), 1, rate, 0) != 0) {
         fprintf(stderr, "lv2_host pad: %s\n", adv_error());
         free(x);
         return 1;
     }
-    memcpy(b.samples, x, sizeof(float) * (size_t)n);
+    for (long i = 0; i < looped; i++) b.samples[i] = x[i % n];
     int rc = adv_audio_write(out_path, &b);
     if (rc != 0) fprintf(stderr, "lv2_host pad: %s\n", adv_error());
     free(x);
@@ -563,14 +575,58 @@ static int cmd_align(const char *clean_path, const char *render_path, long L, lo
     return rc ? 1 : 0;
 }
 
+static int cmd_judge(const char *clean_path, const char *render_path, long L, long N, const char *cls, double min_hit,
+                     double min_snr, int check)
+{
+    adv_audio c, r;
+    if (adv_audio_read(clean_path, &c) != 0 || adv_audio_read(render_path, &r) != 0) {
+        fprintf(stderr, "lv2_host judge: %s\n", adv_error());
+        return 1;
+    }
+    const char *model_path = adv_default_model_path();
+    adv_model *m = model_path ? adv_model_load(model_path) : NULL;
+    if (!m) {
+        fprintf(stderr, "lv2_host judge: the shipped model is needed: %s\n", model_path ? adv_error() : "not found");
+        return 1;
+    }
+    const int target = adv_model_class_index(m, cls);
+    CHECK(target >= 0, "no class %s", cls);
+    CHECK(c.channels == 1 && r.channels == 1 && r.frames >= L + N && c.frames >= N,
+          "need mono files, the render at least %ld frames (has %ld)", L + N, r.frames);
+    if (target < 0 || tu_failures > 0) return tu_finish("lv2_host judge");
+    live_recording rec = {r.samples, c.samples, r.frames, c.frames, L};
+    long first = -1;
+    for (long k = 0; k < L && first < 0; k++)
+        if (r.samples[k] != 0) first = k;
+    if (first < 0) first = live_first_perturbed(&rec);
+    long windows = 0;
+    const double hit = live_hit_rate(&rec, m, r.rate, L, L + N, target, &windows), snr = live_snr_db(&rec, L, L + N);
+    printf("hit %.3f windows %ld snr %.2f first_diff %ld\n", hit, windows, snr, first);
+    if (check) {
+        CHECK(first >= 0, "nothing was added");
+        CHECK(first < 0 || first >= L, "output before the latency (first difference at frame %ld, latency %ld)", first, L);
+        CHECK(windows >= 40, "only %ld windows judged", windows);
+        CHECK(hit >= min_hit, "%.1f %% of the windows heard as %s (at least %.0f %% wanted)", 100 * hit, m->classes[target],
+              100 * min_hit);
+        CHECK(snr >= min_snr, "SNR %.2f dB (at least %.0f dB wanted)", snr, min_snr);
+    }
+    adv_model_free(m);
+    adv_audio_free(&c);
+    adv_audio_free(&r);
+    return tu_finish("lv2_host judge");
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && !strcmp(argv[1], "info")) return cmd_info(argv[2], atof(argv[3]));
     if (argc >= 3 && !strcmp(argv[1], "nomodel")) return cmd_nomodel(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "state")) return cmd_state(argv[2]);
     if (argc >= 5 && !strcmp(argv[1], "rt")) return cmd_rt(argv[2], atof(argv[3]), argv[4]);
-    if (argc >= 6 && !strcmp(argv[1], "pad")) return cmd_pad(argv[2], argv[3], atof(argv[4]), atoi(argv[5]));
+    if (argc >= 7 && !strcmp(argv[1], "pad")) return cmd_pad(argv[2], argv[3], atoi(argv[4]), atof(argv[5]), atof(argv[6]));
     if (argc >= 7 && !strcmp(argv[1], "align")) return cmd_align(argv[2], argv[3], atol(argv[4]), atol(argv[5]), argv[6]);
-    fprintf(stderr, "usage: lv2_host info|nomodel|state|rt|pad|align ... (see tests/lv2_host.c)\n");
+    if (argc >= 7 && !strcmp(argv[1], "judge"))
+        return cmd_judge(argv[2], argv[3], atol(argv[4]), atol(argv[5]), argv[6], argc >= 9 ? atof(argv[7]) : 0,
+                         argc >= 9 ? atof(argv[8]) : 0, argc >= 9);
+    fprintf(stderr, "usage: lv2_host info|nomodel|state|rt|pad|align|judge ... (see tests/lv2_host.c)\n");
     return 2;
 }

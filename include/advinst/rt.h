@@ -13,6 +13,10 @@ void adv_rt_free(void *p, size_t bytes);
  * later, which inherits the mode). For the live workers only; offline code keeps IEEE gradual
  * underflow (exact gradients). */
 void adv_rt_flush_denormals(void);
+/* The calling thread's floating-point control state, and setting it back: for a thread lent to the
+ * engine by a host (the LV2 worker), flushed only while the engine works on it. */
+unsigned long adv_rt_fp_mode(void);
+void adv_rt_set_fp_mode(unsigned long mode);
 
 /* Lowers the calling thread's scheduling priority to `nice_value` (workers yield to the audio
  * threads). */

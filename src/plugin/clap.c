@@ -4,7 +4,12 @@
  *   init         loads the default model (installed beside the .clap in ../../share/advinst, or
  *                $ADVINST_MODEL); a missing or invalid model is reported on stderr (these
  *                headers have no log extension) and the plugin passes audio through
- *   activate     creates the engine at the host's rate (latency extension: clip + budget)
+ *   activate     creates the engine at the host's rate (latency extension: the engine's look-ahead);
+ *                the attack runs on the engine's own thread (nice 19): the thread-pool extension
+ *                is not in these headers, and would not fit anyway (clap_host_thread_pool's
+ *                request_exec runs tasks inside process() and returns when they are done, while
+ *                the attack works in the background across periods); no render extension either,
+ *                so offline bounces faster than real time get the segments the thread finished
  *   process()    parameter events -> controls; on a change the settings go through a ring to
  *                the main thread (host->request_callback), which publishes them (publishing
  *                takes the engine's writer lock); then the engine's audio-thread call. Real-time
@@ -101,7 +106,7 @@ static int take_param_events(plugin *p, const clap_input_events_t *in)
 static bool init(const clap_plugin_t *cp)
 {
     plugin *p = self(cp);
-    for (int k = 0; k < n_params(); k++) p->ctl[k] = lv2_controls[k].def;
+    for (int k = 0; k < n_params(); k++) p->ctl[k] = adv_plugin_control_default(k);
     adv_plugin_controls_to_settings(p->ctl, &p->settings);
     p->pending = adv_ring_create(16 * sizeof(adv_live_settings));
     if (adv_plugin_default_model(plugin_dir, ADVINST_CLAP_TO_DATA, p->model_path, sizeof p->model_path) != 0)
@@ -124,7 +129,8 @@ static bool activate(const clap_plugin_t *cp, double rate, uint32_t min_frames, 
     (void)max_frames;
     plugin *p = self(cp);
     adv_plugin_controls_to_settings(p->ctl, &p->settings);
-    p->engine = adv_plugin_engine(p->model_path, (int)lround(rate), p->channels, &p->settings, &p->model);
+    p->engine = adv_plugin_engine(p->model_path, (int)lround(rate), p->channels, &p->settings, ADV_PLUGIN_OWN_THREAD,
+                                  &p->model);
     if (!p->engine) fprintf(stderr, "advinst: %s; passing audio through\n", adv_error());
     p->active = 1;
     return true;   /* without a model: pass-through */
@@ -183,7 +189,7 @@ static bool params_info(const clap_plugin_t *cp, uint32_t index, clap_param_info
     snprintf(info->name, sizeof info->name, "%s", d->name);
     info->min_value = d->min;
     info->max_value = d->max;
-    info->default_value = d->def;
+    info->default_value = adv_plugin_control_default((int)index);
     return true;
 }
 
@@ -304,7 +310,7 @@ static const char *features_stereo[] = {CLAP_PLUGIN_FEATURE_AUDIO_EFFECT, CLAP_P
                                         CLAP_PLUGIN_FEATURE_STEREO, NULL};
 static const clap_plugin_descriptor_t descriptors[2] = {
     {CLAP_VERSION_INIT, ID_MONO, "advinst", "advinst", "", "", "", ADVINST_VERSION,
-     "Fools a music instrument classifier: per-clip targeted C&W / Multi-Scale C&W perturbations, fixed latency",
+     "Fools a music instrument classifier: a targeted C&W / Multi-Scale C&W perturbation that every listener window hears as the chosen class, fixed latency",
      features_mono},
     {CLAP_VERSION_INIT, ID_STEREO, "advinst (stereo)", "advinst", "", "", "", ADVINST_VERSION,
      "Fools a music instrument classifier (a stereo pair sharing one perturbation)", features_stereo},

@@ -3,17 +3,23 @@
  *
  *   instantiate  loads the model (the installed default, $ADVINST_MODEL, or a path from state) and
  *                creates the engine; without a usable model the instance says so through the
- *                host's log and passes audio through (status port "no model")
+ *                host's log and passes audio through (status port "no model"). With a host's
+ *                worker (work:schedule) the attack runs on it (the engine's external worker);
+ *                without one (offline hosts such as lv2apply) the engine is synchronous: run()
+ *                does a fixed number of attack iterations per second of audio, deterministically.
  *   run()        control ports -> settings (handed to the host's worker, which publishes them;
  *                published directly when the host has no worker), the engine's audio-thread
- *                call, then events -> output ports (probabilities, last clip's status and SNR)
+ *                call, a request for the next slice of attack work when none is pending, then
+ *                events -> output ports (probabilities, the last segment's status, SNR and number)
  *                and the latency. Real-time safe when the host offers a worker: no allocation,
  *                locks, waiting or I/O (tests/rt_guard.c checks it).
- *   work()       the host's worker thread: publishes settings
+ *   work()       the host's worker thread: publishes settings; runs the attack for up to
+ *                ADV_PLUGIN_WORK_SECONDS (adv_live_work)
  *   save/restore the settings and the model path given by state
  *
- * No OSC server: several instances may run in one host. Port table: src/plugin/ports.h; what the LV2 and CLAP
- * plugins share: src/plugin/common.c. */
+ * The streaming classifier keeps the engine's own thread. No OSC server: several instances may
+ * run in one host. Port table: src/plugin/ports.h; what the LV2 and CLAP plugins share:
+ * src/plugin/common.c. */
 #include "common.h"
 #include "advinst/error.h"
 #include "advinst/live.h"
@@ -26,6 +32,8 @@
 #include <lv2/urid/urid.h>
 #include <lv2/worker/worker.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +44,10 @@
 #define ADVINST_LV2_TO_DATA "../../../share/advinst"   /* set by CMake from the install directories */
 #endif
 
-/* Keys of the state: the settings, and the model when one was given by state. */
-enum { K_TARGET, K_METHOD, K_STEP, K_ALPHA, K_EPS, K_CONFIDENCE, K_ITERATIONS, K_BYPASS, K_MODEL, N_KEYS };
-static const char *const key_names[N_KEYS] = {"target", "method", "step", "alpha", "eps", "confidence", "iterations",
-                                              "bypass", "model"};
+/* Keys of the state: PREFIX + the name of every setting of the live settings table but the preset
+ * (atom:Float for number settings, atom:Int for the others: target and method as value indexes, as
+ * the ports), and PREFIX + "model" when a model was given by state. */
+#define MAX_SETTINGS 32
 
 typedef struct {
     int channels;
@@ -52,10 +60,11 @@ typedef struct {
     LV2_URID_Map *map;
     LV2_Log_Logger logger;
     LV2_Worker_Schedule *schedule;
-    LV2_URID key[N_KEYS], atom_int, atom_float, atom_path;
+    LV2_URID setting_key[MAX_SETTINGS], model_key, atom_int, atom_float, atom_path;
 
     adv_model *model;
     adv_live *engine;
+    pthread_mutex_t engine_lock;      /* work() against an engine replaced by restore() (never in run()) */
     char model_path[PATH_MAX];
     int model_from_state;
 
@@ -63,8 +72,16 @@ typedef struct {
     float seen[ADV_LV2_N_CONTROLS];   /* port values last applied (NaN: never) */
     adv_live_settings settings;       /* what the ports ask for */
     int dirty;                        /* settings not yet handed to the engine */
-    float probs[2][ADV_N_CLASSES], snr, status;
+    float probs[2][ADV_N_CLASSES], snr, status, segment;
+    atomic_int work_pending;          /* a work request is queued or running (set by run(), cleared by work()) */
 } plugin;
+
+/* What run() asks the host's worker to do. */
+typedef enum { REQ_SETTINGS = 1, REQ_WORK } request_kind;
+typedef struct {
+    request_kind kind;
+    adv_live_settings settings;       /* REQ_SETTINGS */
+} request;
 
 /* ---- control ports -> settings ---- */
 
@@ -75,7 +92,7 @@ static void read_controls(plugin *p)
     int changed = 0;
     for (int k = 0; k < ADV_LV2_N_CONTROLS; k++) {
         if (lv2_controls[k].output) continue;
-        v[k] = adv_plugin_control(k, p->ctl[k] ? *p->ctl[k] : lv2_controls[k].def);
+        v[k] = adv_plugin_control(k, p->ctl[k] ? *p->ctl[k] : NAN);   /* unconnected: the default */
         if (!(v[k] == p->seen[k])) changed = 1;   /* NaN (never seen) counts as a change */
         p->seen[k] = v[k];
     }
@@ -84,18 +101,35 @@ static void read_controls(plugin *p)
     p->dirty = 1;
 }
 
+static LV2_Worker_Status ask_worker(plugin *p, const request *r)
+{
+    /* only the kind for a work request: the settings are not copied through the host's queue */
+    const uint32_t size = r->kind == REQ_SETTINGS ? sizeof *r : sizeof r->kind;
+    return p->schedule->schedule_work(p->schedule->handle, size, r);
+}
+
 /* Hands pending settings to the engine: through the host's worker (publishing takes the
  * engine's writer lock), or directly when there is none (offline hosts). */
 static void hand_over(plugin *p)
 {
     if (!p->dirty) return;
     if (p->schedule) {
-        if (p->schedule->schedule_work(p->schedule->handle, sizeof p->settings, &p->settings) == LV2_WORKER_SUCCESS)
-            p->dirty = 0;   /* else: the worker's queue is full; again next period */
+        request r = {REQ_SETTINGS, p->settings};
+        if (ask_worker(p, &r) == LV2_WORKER_SUCCESS) p->dirty = 0;   /* else: the queue is full; again next period */
         return;
     }
     adv_live_publish(p->engine, &p->settings);
     p->dirty = 0;
+}
+
+/* Asks the host's worker for the next slice of attack work unless one is pending: the worker
+ * runs the attack back to back, one request at a time, and the host's queue never fills. */
+static void request_work(plugin *p)
+{
+    if (!p->schedule || atomic_load_explicit(&p->work_pending, memory_order_acquire)) return;
+    atomic_store_explicit(&p->work_pending, 1, memory_order_relaxed);
+    const request r = {.kind = REQ_WORK};
+    if (ask_worker(p, &r) != LV2_WORKER_SUCCESS) atomic_store_explicit(&p->work_pending, 0, memory_order_relaxed);
 }
 
 /* ---- engine events -> output ports ---- */
@@ -107,8 +141,9 @@ static void take_events(plugin *p)
         if (ev.type == ADV_LIVE_EV_PROBS) {
             memcpy(p->probs[ev.stream ? 1 : 0], ev.probs, sizeof ev.probs);
         } else {
-            p->status = (float)ev.status + 1;
+            p->status = (float)ADV_LV2_STATUS(ev.status);
             p->snr = isfinite(ev.snr_db) ? fminf(fmaxf(ev.snr_db, 0.0f), 200.0f) : 0.0f;
+            p->segment = (float)(ev.segment % (long)lv2_controls[C_SEGMENT].max);   /* exact in a float */
         }
     }
 }
@@ -118,6 +153,7 @@ static void write_outputs(plugin *p, float latency)
     if (p->ctl[C_LATENCY]) *p->ctl[C_LATENCY] = latency;
     if (p->ctl[C_STATUS]) *p->ctl[C_STATUS] = p->status;
     if (p->ctl[C_SNR]) *p->ctl[C_SNR] = p->snr;
+    if (p->ctl[C_SEGMENT]) *p->ctl[C_SEGMENT] = p->segment;
     for (int s = 0; s < 2; s++)
         for (int k = 0; k < ADV_N_CLASSES; k++)
             if (p->prob[s][k]) *p->prob[s][k] = p->probs[s][k];
@@ -157,6 +193,7 @@ static void run(LV2_Handle h, uint32_t n)
     read_controls(p);
     hand_over(p);
     adv_live_process(p->engine, p->in, p->out, n);
+    request_work(p);
     take_events(p);
     write_outputs(p, (float)adv_live_latency(p->engine));
 }
@@ -166,18 +203,23 @@ static void run(LV2_Handle h, uint32_t n)
 static int load_engine(plugin *p, const char *path, const adv_live_settings *s)
 {
     adv_model *m = NULL;
-    adv_live *e = adv_plugin_engine(path, (int)lround(p->rate), p->channels, s, &m);
+    const adv_plugin_attack_mode mode = p->schedule ? ADV_PLUGIN_HOST_WORKER : ADV_PLUGIN_SYNCHRONOUS;
+    adv_live *e = adv_plugin_engine(path, (int)lround(p->rate), p->channels, s, mode, &m);
     if (!e) {
         lv2_log_error(&p->logger, "advinst: %s; passing audio through\n", adv_error());
         return -1;
     }
+    pthread_mutex_lock(&p->engine_lock);
     adv_live_free(p->engine);
     adv_model_free(p->model);
     p->engine = e;
     p->model = m;
+    pthread_mutex_unlock(&p->engine_lock);
     snprintf(p->model_path, sizeof p->model_path, "%s", path);
-    p->status = ADV_LV2_STATUS_NO_CLIP;
-    lv2_log_trace(&p->logger, "advinst: model %s, latency %ld frames\n", path, adv_live_latency(e));
+    p->status = ADV_LV2_STATUS_NONE;
+    p->segment = 0;
+    lv2_log_trace(&p->logger, "advinst: model %s, latency %ld frames, attack %s\n", path, adv_live_latency(e),
+                  mode == ADV_PLUGIN_HOST_WORKER ? "on the host's worker" : "synchronous (no worker)");
     return 0;
 }
 
@@ -185,26 +227,32 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
 {
     plugin *p = calloc(1, sizeof *p);
     if (!p) return NULL;
+    pthread_mutex_init(&p->engine_lock, NULL);
     p->channels = strcmp(d->URI, ADV_LV2_URI_STEREO) ? 1 : 2;
     p->rate = rate;
     p->map = feature(features, LV2_URID__map);
     p->schedule = feature(features, LV2_WORKER__schedule);
     LV2_Log_Log *log = feature(features, LV2_LOG__log);
 #ifdef ADVINST_LV2_TEST_PUBLISH_IN_RUN
-    p->schedule = NULL;   /* a test-only build (tests/CMakeLists.txt): settings published in run(), which locks */
+    p->schedule = NULL;   /* a test-only build (tests/CMakeLists.txt): settings published and the attack run in run() */
 #endif
     lv2_log_logger_init(&p->logger, p->map, log);   /* without log: stderr */
     if (p->map) {
         char uri[256];
-        for (int k = 0; k < N_KEYS; k++) {
-            snprintf(uri, sizeof uri, "%s%s", ADV_LV2_STATE_PREFIX, key_names[k]);
-            p->key[k] = p->map->map(p->map->handle, uri);
+        int n;
+        const adv_live_setting *t = adv_live_setting_table(&n);
+        if (n > MAX_SETTINGS) lv2_log_error(&p->logger, "advinst: %d settings, state keeps the first %d\n", n, MAX_SETTINGS);
+        for (int k = 0; k < n && k < MAX_SETTINGS; k++) {
+            snprintf(uri, sizeof uri, "%s%s", ADV_LV2_STATE_PREFIX, t[k].name);
+            p->setting_key[k] = p->map->map(p->map->handle, uri);
         }
+        p->model_key = p->map->map(p->map->handle, ADV_LV2_STATE_PREFIX "model");
         p->atom_int = p->map->map(p->map->handle, LV2_ATOM__Int);
         p->atom_float = p->map->map(p->map->handle, LV2_ATOM__Float);
         p->atom_path = p->map->map(p->map->handle, LV2_ATOM__Path);
     }
     for (int k = 0; k < ADV_LV2_N_CONTROLS; k++) p->seen[k] = NAN;
+    (void)adv_plugin_control_default(0);   /* computes the controls' defaults outside run() */
     adv_live_settings_default(&p->settings);
     p->status = ADV_LV2_STATUS_NO_MODEL;
     char path[PATH_MAX];
@@ -220,10 +268,11 @@ static void cleanup(LV2_Handle h)
     plugin *p = h;
     adv_live_free(p->engine);
     adv_model_free(p->model);
+    pthread_mutex_destroy(&p->engine_lock);
     free(p);
 }
 
-/* ---- worker: publishes settings (the engine's writers take a lock) ---- */
+/* ---- worker: publishes settings (the engine's writers take a lock), runs the attack ---- */
 
 static LV2_Worker_Status work(LV2_Handle h, LV2_Worker_Respond_Function respond, LV2_Worker_Respond_Handle rh,
                               uint32_t size, const void *data)
@@ -231,11 +280,18 @@ static LV2_Worker_Status work(LV2_Handle h, LV2_Worker_Respond_Function respond,
     (void)respond;
     (void)rh;
     plugin *p = h;
-    if (size != sizeof(adv_live_settings) || !p->engine) return LV2_WORKER_ERR_UNKNOWN;
-    adv_live_settings s;
-    memcpy(&s, data, sizeof s);
-    adv_live_publish(p->engine, &s);
-    return LV2_WORKER_SUCCESS;
+    request r;
+    if (size < sizeof r.kind || size > sizeof r) return LV2_WORKER_ERR_UNKNOWN;
+    memcpy(&r, data, size);
+    LV2_Worker_Status st = LV2_WORKER_SUCCESS;
+    pthread_mutex_lock(&p->engine_lock);
+    if (!p->engine) st = LV2_WORKER_ERR_UNKNOWN;
+    else if (r.kind == REQ_SETTINGS && size == sizeof r) adv_live_publish(p->engine, &r.settings);
+    else if (r.kind == REQ_WORK) adv_plugin_work(p->engine);   /* more pending or not: run() asks again next period */
+    else st = LV2_WORKER_ERR_UNKNOWN;
+    pthread_mutex_unlock(&p->engine_lock);
+    if (r.kind == REQ_WORK) atomic_store_explicit(&p->work_pending, 0, memory_order_release);
+    return st;
 }
 
 static LV2_Worker_Status work_response(LV2_Handle h, uint32_t size, const void *data)
@@ -257,18 +313,27 @@ static LV2_State_Status save(LV2_Handle h, LV2_State_Store_Function store, LV2_S
     adv_live_settings s = p->settings;
     if (p->engine) adv_live_read_settings(p->engine, ADV_LIVE_READER_USER1, &s);
     const uint32_t pod = LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE;
-    const int32_t ints[] = {s.target, (int32_t)s.method, (int32_t)s.max_iter, s.bypass};
-    const int int_keys[] = {K_TARGET, K_METHOD, K_ITERATIONS, K_BYPASS};
-    for (int i = 0; i < 4; i++) store(sh, p->key[int_keys[i]], &ints[i], sizeof ints[i], p->atom_int, pod);
-    const float floats[] = {s.lr, s.alpha, s.eps, s.confidence};
-    const int float_keys[] = {K_STEP, K_ALPHA, K_EPS, K_CONFIDENCE};
-    for (int i = 0; i < 4; i++) store(sh, p->key[float_keys[i]], &floats[i], sizeof floats[i], p->atom_float, pod);
+    int n;
+    const adv_live_setting *t = adv_live_setting_table(&n);
+    for (int k = 0; k < n && k < MAX_SETTINGS; k++) {
+        char text[64];
+        double x = 0;
+        if (t[k].kind == ADV_LIVE_SET_PRESET || adv_live_settings_get(&s, NULL, t[k].name, text, sizeof text, &x) != 0)
+            continue;
+        if (t[k].kind == ADV_LIVE_SET_FLOAT) {
+            const float v = (float)x;
+            store(sh, p->setting_key[k], &v, sizeof v, p->atom_float, pod);
+        } else {
+            const int32_t v = (int32_t)lround(x);
+            store(sh, p->setting_key[k], &v, sizeof v, p->atom_int, pod);
+        }
+    }
     if (!p->model_from_state) return LV2_STATE_SUCCESS;
     LV2_State_Map_Path *mp = feature(features, LV2_STATE__mapPath);
     LV2_State_Free_Path *fp = feature(features, LV2_STATE__freePath);
     char *abstract = mp ? mp->abstract_path(mp->handle, p->model_path) : NULL;
     const char *path = abstract ? abstract : p->model_path;
-    store(sh, p->key[K_MODEL], path, strlen(path) + 1, p->atom_path, LV2_STATE_IS_POD);
+    store(sh, p->model_key, path, strlen(path) + 1, p->atom_path, LV2_STATE_IS_POD);
     if (abstract) {
         if (fp) fp->free_path(fp->handle, abstract);
         else free(abstract);
@@ -291,7 +356,7 @@ static const void *fetch(LV2_State_Retrieve_Function retrieve, LV2_State_Handle 
 static int restore_model(plugin *p, LV2_State_Retrieve_Function retrieve, LV2_State_Handle sh,
                          const LV2_Feature *const *features, const adv_live_settings *s)
 {
-    const char *stored = fetch(retrieve, sh, p->key[K_MODEL], p->atom_path, 0);
+    const char *stored = fetch(retrieve, sh, p->model_key, p->atom_path, 0);
     if (!stored) return 0;
     LV2_State_Map_Path *mp = feature(features, LV2_STATE__mapPath);
     char *absolute = mp ? mp->absolute_path(mp->handle, stored) : NULL;
@@ -308,19 +373,15 @@ static LV2_State_Status restore(LV2_Handle h, LV2_State_Retrieve_Function retrie
     plugin *p = h;
     if (!p->map) return LV2_STATE_ERR_NO_FEATURE;
     adv_live_settings s = p->settings;
-    const int32_t *i;
-    const float *f;
-    if ((i = fetch(retrieve, sh, p->key[K_TARGET], p->atom_int, 4)) && *i >= ADV_LIVE_TARGET_RANDOM && *i < ADV_N_CLASSES)
-        s.target = *i;
-    if ((i = fetch(retrieve, sh, p->key[K_METHOD], p->atom_int, 4)) && *i >= 0 && *i < ADV_LIVE_N_METHODS)
-        s.method = (adv_live_method)*i;
-    if ((i = fetch(retrieve, sh, p->key[K_ITERATIONS], p->atom_int, 4)) && *i >= 1 && *i <= ADV_LIVE_MAX_ITER)
-        s.max_iter = *i;
-    if ((i = fetch(retrieve, sh, p->key[K_BYPASS], p->atom_int, 4))) s.bypass = *i != 0;
-    if ((f = fetch(retrieve, sh, p->key[K_STEP], p->atom_float, 4)) && *f > 0 && *f <= 1) s.lr = *f;
-    if ((f = fetch(retrieve, sh, p->key[K_ALPHA], p->atom_float, 4)) && *f >= 0 && *f <= ADV_LIVE_MAX_ALPHA) s.alpha = *f;
-    if ((f = fetch(retrieve, sh, p->key[K_EPS], p->atom_float, 4)) && *f > 0 && *f <= 1) s.eps = *f;
-    if ((f = fetch(retrieve, sh, p->key[K_CONFIDENCE], p->atom_float, 4)) && *f >= 0 && *f <= 1) s.confidence = *f;
+    int n;
+    const adv_live_setting *t = adv_live_setting_table(&n);
+    for (int k = 0; k < n && k < MAX_SETTINGS; k++) {
+        if (t[k].kind == ADV_LIVE_SET_PRESET) continue;
+        const int is_float = t[k].kind == ADV_LIVE_SET_FLOAT;
+        const void *v = fetch(retrieve, sh, p->setting_key[k], is_float ? p->atom_float : p->atom_int, 4);
+        /* the table's setter checks the value (out of range: the setting stays as it was) */
+        if (v) adv_live_settings_set_number(&s, NULL, t[k].name, is_float ? (double)*(const float *)v : *(const int32_t *)v);
+    }
     p->settings = s;
     p->dirty = 0;
     /* restore is not called concurrently with run(): the engine may be replaced or written here */

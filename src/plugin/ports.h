@@ -18,14 +18,15 @@
 #define ADV_LV2_TARGET_NONE ADV_N_CLASSES
 #define ADV_LV2_TARGET_RANDOM (ADV_N_CLASSES + 1)
 
-/* status port: the last clip's adv_live_clip_status + 1, or 0 before any clip; or this when no
- * model could be loaded (the plugin passes audio through) */
-#define ADV_LV2_STATUS_NO_CLIP 0
-#define ADV_LV2_STATUS_NO_MODEL 7
+/* status port: the last segment's adv_live_segment_status + 1, or 0 before any segment report; or
+ * ADV_LV2_STATUS_NO_MODEL when no model could be loaded (the plugin passes audio through) */
+#define ADV_LV2_STATUS_NONE 0
+#define ADV_LV2_STATUS(seg_status) ((int)(seg_status) + 1)
+#define ADV_LV2_STATUS_NO_MODEL ADV_LV2_STATUS(ADV_LIVE_SEG_ERROR + 1)
 
 typedef enum {
-    C_TARGET = 0, C_METHOD, C_STEP, C_ALPHA, C_EPS, C_CONFIDENCE, C_ITERATIONS, C_ENABLED,
-    C_LATENCY, C_STATUS, C_SNR, ADV_LV2_N_CONTROLS
+    C_TARGET = 0, C_METHOD, C_STEP, C_ALPHA, C_EPS, C_BOUND, C_CONFIDENCE, C_ITERATIONS, C_ENABLED,
+    C_LATENCY, C_STATUS, C_SNR, C_SEGMENT, ADV_LV2_N_CONTROLS
 } adv_lv2_control;
 
 enum {
@@ -34,42 +35,57 @@ enum {
     P_LATENCY = 1 << 5    /* lv2:designation lv2:latency, lv2:reportsLatency */
 };
 
+/* Each input control sets one live setting of the engine's settings table (adv_live_setting_table,
+ * src/live_settings.c), named by `setting`: `enabled` sets `bypass` inverted, the others the setting
+ * of their own name, target and method by value index. The table is the one source of truth: a
+ * control's default is the setting's default (adv_live_settings_default, through
+ * adv_plugin_control_default in common.c), its comment the setting's description unless given
+ * here, and its range must lie within the setting's range (adv_plugin_check_controls, run when the
+ * Turtle is generated: the build stops on a disagreement). Port ranges may be narrower than the
+ * table's (logarithmic sliders need a positive minimum). Outputs start at their minimum. */
 typedef struct {
     const char *symbol, *name;
     int output;
-    float min, max, def;
+    const char *setting;     /* input controls: the live setting it sets (NULL for outputs) */
+    float min, max;
     unsigned props;
     const char *unit;        /* units: suffix ("db", "frame") or NULL */
     const char *comment;
 } adv_lv2_control_desc;
 
 static const adv_lv2_control_desc lv2_controls[ADV_LV2_N_CONTROLS] = {
-    [C_TARGET] = {"target", "Target", 0, 0, ADV_LV2_TARGET_RANDOM, ADV_LV2_TARGET_NONE, P_INTEGER | P_ENUMERATION, NULL,
-                  "the class the classifier should hear: a class, none (no attack) or random (per clip)"},
-    [C_METHOD] = {"method", "Method", 0, 0, 2, 1, P_INTEGER | P_ENUMERATION, NULL,
+    [C_TARGET] = {"target", "Target", 0, "target", 0, ADV_LV2_TARGET_RANDOM, P_INTEGER | P_ENUMERATION, NULL,
+                  "the class the classifier should hear: a class, none (no attack) or random (drawn when the attack starts)"},
+    [C_METHOD] = {"method", "Method", 0, "method", 0, 2, P_INTEGER | P_ENUMERATION, NULL,
                   "the attack: off, C&W or Multi-Scale C&W"},
-    [C_STEP] = {"step", "Step", 0, 1e-6f, 1, 1e-5f, P_LOGARITHMIC, NULL, "Adam step (the paper's eta)"},
-    [C_ALPHA] = {"alpha", "Alpha", 0, 1e-4f, 1000, 0.01f, P_LOGARITHMIC, NULL,
-                 "cross-entropy weight (about 10 for Multi-Scale C&W)"},
-    [C_EPS] = {"eps", "Epsilon", 0, 1e-4f, 1, 0.01f, P_LOGARITHMIC, NULL, "L-infinity bound of the perturbation"},
-    [C_CONFIDENCE] = {"confidence", "Confidence", 0, 0, 1, 0, 0, NULL,
-                      "success also needs the target's probability at least this (0: off)"},
-    [C_ITERATIONS] = {"iterations", "Iterations", 0, 1, 10000, 1000, P_INTEGER | P_LOGARITHMIC, NULL,
-                      "at most this many optimisation steps per clip"},
-    [C_ENABLED] = {"enabled", "Enabled", 0, 0, 1, 1, P_TOGGLED | P_ENABLED, NULL,
-                   "0: bypass (the delayed input, perturbations faded out)"},
-    [C_LATENCY] = {"latency", "Latency", 1, 0, 3000000, 0, P_INTEGER | P_LATENCY, "frame",
+    [C_STEP] = {"step", "Step", 0, "step", 1e-6f, 1, P_LOGARITHMIC, NULL, NULL},
+    [C_ALPHA] = {"alpha", "Alpha", 0, "alpha", 1e-4f, 1000, P_LOGARITHMIC, NULL, NULL},
+    [C_EPS] = {"eps", "Epsilon", 0, "eps", 1e-4f, 1, P_LOGARITHMIC, NULL, NULL},
+    [C_BOUND] = {"bound", "Bound", 0, "bound", 0, 80, 0, "db", NULL},
+    [C_CONFIDENCE] = {"confidence", "Confidence", 0, "confidence", 0, 1, 0, NULL, NULL},
+    [C_ITERATIONS] = {"iterations", "Iterations", 0, "iterations", 1, 10000, P_INTEGER | P_LOGARITHMIC, NULL, NULL},
+    [C_ENABLED] = {"enabled", "Enabled", 0, "bypass", 0, 1, P_TOGGLED | P_ENABLED, NULL,
+                   "0: bypass (the delayed input, the perturbation faded out)"},
+    [C_LATENCY] = {"latency", "Latency", 1, NULL, 0, 3000000, P_INTEGER | P_LATENCY, "frame",
                    "the output is the input delayed by this many frames"},
-    [C_STATUS] = {"status", "Last clip", 1, 0, ADV_LV2_STATUS_NO_MODEL, 0, P_INTEGER | P_ENUMERATION, NULL,
-                  "result of the last clip played"},
-    [C_SNR] = {"snr", "Last SNR", 1, 0, 200, 0, 0, "db",
-               "SNR of the last perturbed clip played (0 when nothing was added)"},
+    [C_STATUS] = {"status", "Last segment", 1, NULL, 0, ADV_LV2_STATUS_NO_MODEL, P_INTEGER | P_ENUMERATION, NULL,
+                  "result of the last segment (0.2 s) that started to play"},
+    [C_SNR] = {"snr", "Last SNR", 1, NULL, 0, 200, 0, "db",
+               "SNR of the last perturbed segment played (0 when nothing was added)"},
+    [C_SEGMENT] = {"segment", "Segment", 1, NULL, 0, 16777216, P_INTEGER, NULL,
+                   "number of the last segment reported (segments of 0.2 s of input since the plugin started)"},
 };
 
 /* Scale points of the enumerations (status: value = index). */
 static const char *const lv2_method_labels[] = {"off", "C&W", "Multi-Scale C&W"};
 static const char *const lv2_status_labels[ADV_LV2_STATUS_NO_MODEL + 1] = {
-    "no clip yet", "ok", "failed", "missed", "already the target", "silent", "error", "no model (pass-through)"};
+    [ADV_LV2_STATUS_NONE] = "no segment yet",
+    [ADV_LV2_STATUS(ADV_LIVE_SEG_OK)] = "ok",
+    [ADV_LV2_STATUS(ADV_LIVE_SEG_FAILED)] = "failed",
+    [ADV_LV2_STATUS(ADV_LIVE_SEG_MISS)] = "missed",
+    [ADV_LV2_STATUS(ADV_LIVE_SEG_SILENT)] = "silent",
+    [ADV_LV2_STATUS(ADV_LIVE_SEG_ERROR)] = "error",
+    [ADV_LV2_STATUS_NO_MODEL] = "no model (pass-through)"};
 
 /* Index of the first control port for `channels` audio channels. */
 static inline unsigned adv_lv2_first_control(int channels) { return 2u * (unsigned)channels; }

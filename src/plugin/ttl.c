@@ -7,7 +7,7 @@
  * writes OUTDIR/manifest.ttl, OUTDIR/advinst.ttl and OUTDIR/presets.ttl. A preset whose values do
  * not fit the plugin's ports is an error (one line, exit 1): the build stops rather than ship a
  * preset that would not apply. */
-#include "ports.h"
+#include "common.h"
 #include "advinst/error.h"
 #include "advinst/live.h"
 #include "advinst/preset.h"
@@ -64,14 +64,14 @@ static void audio_port(FILE *f, unsigned index, const char *symbol, const char *
             output ? "Output" : "Input", index, symbol, name, last ? '.' : ',');
 }
 
-static void control_port(FILE *f, unsigned index, const adv_lv2_control_desc *d, int last)
+static void control_port(FILE *f, unsigned index, const adv_lv2_control_desc *d, float def, int last)
 {
     fprintf(f, "[\n\t\ta lv2:ControlPort, lv2:%sPort ;\n\t\tlv2:index %u ;\n\t\tlv2:symbol \"%s\" ;\n\t\tlv2:name \"%s\" ;\n",
             d->output ? "Output" : "Input", index, d->symbol, d->name);
     fprintf(f, "\t\trdfs:comment ");
     ttl_string(f, d->comment);
     fprintf(f, " ;\n");
-    fprintf(f, "\t\tlv2:default %g ;\n\t\tlv2:minimum %g ;\n\t\tlv2:maximum %g", d->def, d->min, d->max);
+    fprintf(f, "\t\tlv2:default %g ;\n\t\tlv2:minimum %g ;\n\t\tlv2:maximum %g", def, d->min, d->max);
     if (d->props & P_INTEGER) fprintf(f, " ;\n\t\tlv2:portProperty lv2:integer");
     if (d->props & P_ENUMERATION) fprintf(f, " ;\n\t\tlv2:portProperty lv2:enumeration");
     if (d->props & P_TOGGLED) fprintf(f, " ;\n\t\tlv2:portProperty lv2:toggled");
@@ -102,8 +102,9 @@ static void plugin(FILE *f, const char *uri, int channels)
 {
     fprintf(f, "<%s>\n\ta lv2:Plugin, lv2:AnalyserPlugin ;\n", uri);
     fprintf(f, "\tdoap:name \"advinst%s\" ;\n\tdoap:license <https://spdx.org/licenses/MIT> ;\n", channels == 2 ? " (stereo)" : "");
-    fprintf(f, "\trdfs:comment \"Fools a music instrument classifier: adds per-clip targeted C&W / Multi-Scale C&W "
-               "perturbations toward the chosen class, with a fixed latency (clip + compute budget).%s\" ;\n",
+    fprintf(f, "\trdfs:comment \"Fools a music instrument classifier: adds a targeted C&W / Multi-Scale C&W "
+               "perturbation that every listener window hears as the chosen class, with a fixed latency (the attack's "
+               "look-ahead).%s\" ;\n",
             channels == 2 ? " A stereo pair sharing one perturbation; the classifier hears the mono mix." : "");
     fprintf(f, "\tlv2:project <%s#project> ;\n", ADV_LV2_URI);
     fprintf(f, "\tlv2:optionalFeature lv2:hardRTCapable, urid:map, log:log, work:schedule ;\n");
@@ -119,7 +120,11 @@ static void plugin(FILE *f, const char *uri, int channels)
             fprintf(f, "[\n");
             audio_port(f, index++, sym, name, output, 0);
         }
-    for (int k = 0; k < ADV_LV2_N_CONTROLS; k++) control_port(f, index++, &lv2_controls[k], 0);
+    for (int k = 0; k < ADV_LV2_N_CONTROLS; k++) {
+        adv_lv2_control_desc d = lv2_controls[k];
+        d.comment = adv_plugin_control_comment(k);   /* else the setting's description */
+        control_port(f, index++, &d, adv_plugin_control_default(k), 0);
+    }
     for (int s = 0; s < 2; s++)
         for (int k = 0; k < ADV_N_CLASSES; k++) {
             char sym[64], label[64], symbol[80], name[96], comment[160];
@@ -129,8 +134,8 @@ static void plugin(FILE *f, const char *uri, int channels)
             snprintf(name, sizeof name, "%s: %s", s ? "Out" : "In", label);
             snprintf(comment, sizeof comment, "the classifier's probability of %s on the %s (sliding window)", label,
                      s ? "output" : "input");
-            adv_lv2_control_desc d = {symbol, name, 1, 0, 1, 0, 0, NULL, comment};
-            control_port(f, index++, &d, s == 1 && k == ADV_N_CLASSES - 1);
+            adv_lv2_control_desc d = {symbol, name, 1, NULL, 0, 1, 0, NULL, comment};
+            control_port(f, index++, &d, 0, s == 1 && k == ADV_N_CLASSES - 1);
         }
     fprintf(f, "\n\n");
 }
@@ -163,6 +168,7 @@ static int preset(FILE *f, FILE *manifest, const char *path)
         {C_STEP, p.has & ADV_PRESET_HAS_LR, s.lr},
         {C_ALPHA, p.has & ADV_PRESET_HAS_ALPHA, s.alpha},
         {C_EPS, p.has & ADV_PRESET_HAS_EPS, s.eps},
+        {C_BOUND, p.has & ADV_PRESET_HAS_BOUND, s.bound_db},
         {C_CONFIDENCE, p.has & ADV_PRESET_HAS_CONFIDENCE, s.confidence},
         {C_ITERATIONS, p.has & ADV_PRESET_HAS_MAX_ITER, (double)s.max_iter},
     };
@@ -211,6 +217,10 @@ int main(int argc, char **argv)
     if (argc < 3) {
         fprintf(stderr, "usage: advinst_lv2_ttl OUTDIR BINARY [PRESET.ini...]\n");
         return 2;
+    }
+    if (adv_plugin_check_controls() != 0) {   /* the ports against the settings table */
+        fprintf(stderr, "advinst_lv2_ttl: %s\n", adv_error());
+        return 1;
     }
     FILE *manifest = open_out(argv[1], "manifest.ttl"), *desc = open_out(argv[1], "advinst.ttl"),
          *presets = open_out(argv[1], "presets.ttl");
