@@ -39,9 +39,12 @@ int adv_net_frames(const adv_net *net) { return net->t; }
 void adv_net_set_dropout(adv_net *net, int enabled) { net->dropout_on = enabled && net->training; }
 void adv_net_set_rng(adv_net *net, uint64_t seed) { net->rng = seed; }
 
-/* Threads for this call: OpenMP's current setting, at most what the workspace was sized for. */
+/* Threads for this call: OpenMP's current setting, at most what the workspace was sized for; 1
+ * inside a parallel region that cannot nest (the layers split their work by this count, so it
+ * must be the team size they get: e.g. the stream attack's windows, one per thread). */
 static int net_threads(const adv_net *net)
 {
+    if (omp_get_active_level() >= omp_get_max_active_levels()) return 1;
     int t = omp_get_max_threads();
     return t < net->threads ? t : net->threads;
 }

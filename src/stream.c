@@ -64,7 +64,7 @@ struct adv_stream {
     float *d16, *gd16;         /* cap16: the parameter and its gradient */
     float *am, *av;            /* cap16: Adam moments */
     int32_t *age;              /* cap16: Adam steps per element */
-    float *gwin;               /* W16 */
+    float *gwin;               /* W16 per window of a batch */
     float *pseg;               /* S: fade scratch */
     adv_resampler *down, *up;  /* R -> 16 kHz over cap, 16 kHz -> R over cap16 */
     adv_classifier *clf[MAX_BATCH];
@@ -185,7 +185,7 @@ adv_stream *adv_stream_create(adv_model *m, const adv_stream_config *cfg)
     s->gd16 = floats(cap16, &ok);
     s->am = floats(cap16, &ok);
     s->av = floats(cap16, &ok);
-    s->gwin = floats((size_t)s->W16, &ok);
+    s->gwin = floats((size_t)s->W16 * (size_t)(cfg->batch > 0 ? cfg->batch : 1), &ok);
     s->pseg = floats((size_t)s->S, &ok);
     s->age = calloc(cap16, sizeof(int32_t));
     s->n_probes = (int)((s->H + 2 * s->S) * (int64_t)ADV_SAMPLE_RATE / s->R / s->P16) + 4;
@@ -433,9 +433,13 @@ static int pick_probes(adv_stream *s, int64_t lo, int64_t hi, float margin, prob
  * does not yet lead by the margin, averaged over the steps; a window whose every step leads is
  * heard as the target whatever the steps' alignment, which carries over to shifted windows.
  * Window loss: the paper's cross-entropy of the window's logits. Returns the loss added. */
-static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t end16, const adv_stream_params *p,
-                          float weight)
+/* One window: forward, the loss of its steps (or logits) still short of the margin, and their
+ * gradient into gwin (W16 samples; returns 0 in *has when nothing was back-propagated). Touches
+ * only clf, pr and gwin: the windows of a batch run in parallel. */
+static double window_step(const adv_stream *s, adv_classifier *clf, probe *pr, int64_t end16, const adv_stream_params *p,
+                          float weight, float *gwin, int *has)
 {
+    *has = 0;
     const long a = idx16(s, end16) - s->W16;
     if (window_silent(s, end16)) { pr->silent = 1; return 0; }
     float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
@@ -452,7 +456,7 @@ static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t
         float g[ADV_N_CLASSES];
         for (int k = 0; k < ADV_N_CLASSES; k++) g[k] = weight * (probs[k] - (k == p->target ? 1.0f : 0.0f));
         loss = -weight * log(fmax(probs[p->target], 1e-30));
-        adv_classifier_backward(clf, g, s->gwin);
+        adv_classifier_backward(clf, g, gwin);
     } else {
         const int T = adv_classifier_time_steps(clf);
         float sc[ADV_N_CLASSES * MAX_STEPS], gs[ADV_N_CLASSES * MAX_STEPS], col[ADV_N_CLASSES], pc[ADV_N_CLASSES];
@@ -470,9 +474,9 @@ static double window_step(adv_stream *s, adv_classifier *clf, probe *pr, int64_t
             if (on) loss -= weight / T * log(fmax(pc[p->target], 1e-30));
         }
         if (!active) return 0;
-        adv_classifier_backward_steps(clf, gs, s->gwin);
+        adv_classifier_backward_steps(clf, gs, gwin);
     }
-    for (long i = 0; i < s->W16; i++) s->g16[a + i] += s->gwin[i];
+    *has = 1;
     return loss;
 }
 
@@ -531,9 +535,34 @@ double adv_stream_gradient(adv_stream *s, const adv_stream_params *p, const int6
     memset(s->g16, 0, sizeof(float) * (size_t)s->cap16);
     const float w = p->alpha / (float)n;
     double loss = 0;
-    for (int b = 0; b < n; b++) {
-        probe *pr = probe_at(s, (ends16[b] + s->P16 / 2) / s->P16 * s->P16);   /* the probe it stands for */
-        loss += window_step(s, s->clf[b % s->cfg.batch], pr, ends16[b], p, w);   /* forward and backward in one call */
+    probe *prs[MAX_BATCH];
+    int has[MAX_BATCH], distinct = n <= s->cfg.batch && n <= MAX_BATCH;
+    double losses[MAX_BATCH];
+    for (int b = 0; b < n && b < MAX_BATCH; b++) {
+        prs[b] = probe_at(s, (ends16[b] + s->P16 / 2) / s->P16 * s->P16);   /* the probe it stands for */
+        for (int c = 0; c < b; c++) distinct &= prs[c] != prs[b];
+    }
+    if (distinct) {
+        /* the batch's windows in parallel: each its own classifier, probe and gradient buffer */
+#pragma omp parallel for schedule(static, 1) if (n > 1)
+        for (int b = 0; b < n; b++)
+            losses[b] = window_step(s, s->clf[b], prs[b], ends16[b], p, w, s->gwin + (size_t)b * s->W16, &has[b]);
+        for (int b = 0; b < n; b++) {
+            loss += losses[b];
+            const long a = idx16(s, ends16[b]) - s->W16;
+            if (has[b])
+                for (long i = 0; i < s->W16; i++) s->g16[a + i] += s->gwin[(size_t)b * s->W16 + i];
+        }
+    } else {
+        /* more windows than classifiers (tests), or two on one probe: one after the other */
+        for (int b = 0; b < n; b++) {
+            probe *pr = b < MAX_BATCH ? prs[b] : probe_at(s, (ends16[b] + s->P16 / 2) / s->P16 * s->P16);
+            int h;
+            loss += window_step(s, s->clf[b % s->cfg.batch], pr, ends16[b], p, w, s->gwin, &h);
+            const long a = idx16(s, ends16[b]) - s->W16;
+            if (h)
+                for (long i = 0; i < s->W16; i++) s->g16[a + i] += s->gwin[i];
+        }
     }
     if (p->method == ADV_MSCW) {
         /* the multi-scale loss at 16 kHz (the paper's durations) over the free region and some context */

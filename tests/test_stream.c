@@ -63,10 +63,11 @@ static double ref_window(adv_classifier *c, const float *win, int target, float 
  * rounding, so the range bookkeeping, caches and index alignment are right; (b) central finite
  * differences along random directions (the classifier's gradient itself is checked against PyTorch
  * in test_golden); (c) for the smooth distance terms alone (alpha 0), finite differences tightly. */
-static void gradient_check(adv_model *m, int rate, int channels, adv_attack_method method, int window_loss)
+static void gradient_check(adv_model *m, int rate, int channels, adv_attack_method method, int window_loss, int batch)
 {
     adv_stream_config cfg;
     adv_stream_config_default(&cfg, rate, channels);
+    cfg.batch = batch;   /* 2: the two windows run in parallel (one classifier each); 1: one after the other */
     cfg.window_seconds = 1.2;
     cfg.horizon_seconds = 0.4;
     cfg.segment_seconds = 0.1;
@@ -334,10 +335,10 @@ int main(void)
     adv_model *m = adv_model_create_calibrated(5);
     CHECK(m != NULL, "model");
     if (!getenv("SKIP_GRADIENT")) {
-    gradient_check(m, 48000, 1, ADV_CW, 0);
-    gradient_check(m, 44100, 2, ADV_CW, 0);
-    gradient_check(m, 48000, 2, ADV_MSCW, 0);
-    gradient_check(m, 48000, 1, ADV_CW, 1);
+    gradient_check(m, 48000, 1, ADV_CW, 0, 2);
+    gradient_check(m, 44100, 2, ADV_CW, 0, 1);
+    gradient_check(m, 48000, 2, ADV_MSCW, 0, 2);
+    gradient_check(m, 48000, 1, ADV_CW, 1, 1);
     }
     if (!getenv("SKIP_ATTACK")) {
         attack_check(m, 48000, 2, 0);
