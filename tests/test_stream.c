@@ -114,7 +114,9 @@ static void gradient_check(adv_model *m, int rate, int channels, adv_attack_meth
     const long nU = adv_resampler_output_length(U), nD = adv_resampler_output_length(D);
     float *pr = calloc((size_t)nU, sizeof(float)), *hm = calloc((size_t)N, sizeof(float)), *pass = calloc((size_t)N, sizeof(float));
     float *mask = calloc((size_t)N, sizeof(float)), *h16 = calloc((size_t)nD, sizeof(float)), *g16 = calloc((size_t)nD, sizeof(float));
-    float *gm = calloc((size_t)N, sizeof(float)), *gd = calloc((size_t)N16, sizeof(float)), *dd = calloc((size_t)N16, sizeof(float));
+    /* gm is U's output gradient too: nU samples (more than N), zero beyond the stream */
+    float *gm = calloc((size_t)(nU > N ? nU : N), sizeof(float)), *gd = calloc((size_t)N16, sizeof(float)),
+          *dd = calloc((size_t)N16, sizeof(float));
     float *clean = calloc((size_t)nD, sizeof(float)), *xm = calloc((size_t)N, sizeof(float));
     memcpy(dd, d, sizeof(float) * (size_t)(N16 < g1 ? N16 : g1));
     adv_resampler_forward(U, dd, pr);
