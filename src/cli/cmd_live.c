@@ -71,7 +71,7 @@ static void help(void)
            "  -l, --latency S          added latency, the attack's look-ahead (default 2.0; longer\n"
            "                           is stronger, see docs/live.md)\n"
            "      --segment-seconds S  commit and report unit (default 0.2)\n"
-           "      --batch N            listener windows per iteration (default 1)\n"
+           "      --batch N            listener windows per iteration, run in parallel (default 2)\n"
            "      --synchronous N      run the attack inside the audio callback, N iterations per\n"
            "                           second of audio: deterministic, for offline or freewheeling\n"
            "                           use; not real-time safe\n"
