@@ -119,7 +119,7 @@ judge() {   # judge NAME TARGET FROM_INPUT_TIME TO_INPUT_TIME
   local name=$1 target=$2 from to lines
   [ -n "$3" ] && [ -n "$4" ] || { echo "  $name: not reached"; return; }
   from=$(awk -v a="$3" -v l="$LAT" 'BEGIN {print a + l}') to=$(awk -v a="$4" -v l="$LAT" 'BEGIN {print a + l}')
-  lines=$("$ADV" listen "${MODEL_ARGS[@]}" --windows --target "$target" --from "$(awk -v a="$3" -v l="$LAT" 'BEGIN {print a + l - 3.7 > 0 ? a + l - 3.7 : 0}')" --to "$to" \
+  lines=$("$ADV" listen "${MODEL_ARGS[@]}" --windows --target "$target" --from "$(awk -v a="$3" -v l="$LAT" 'BEGIN {print (a + l - 3.7 > 0 ? a + l - 3.7 : 0)}')" --to "$to" \
           "$OUT/output.wav" 2>/dev/null | grep -E "^[0-9.]+ s:" || true)
   awk -v name="$name" -v target="$target" -v from="$from" -v cmd="$3" '
     { t = $1 + 0; hit = ($3 == target); n_all++; if (t >= from + 3.7 - 1e-6) { n++; h += hit }
