@@ -192,7 +192,11 @@ static inline position position_at(const adv_resampler *r, long j)
 /* The loops below are compiled for AVX-512, AVX2 and baseline x86-64, picked at run time. The
  * results do not depend on the pick: every lane is its own accumulator in the source (BLOCK) and
  * ISO C mode leaves multiply-adds uncontracted, so the vector width changes nothing but speed. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define ADV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ADV_CLONES   /* clang 14 leaves exported clones unresolved; sanitizer builds need no speed */
+#endif
 
 ADV_CLONES
 void adv_resampler_forward_range(const adv_resampler *r, const float *x, float *y, long j0, long j1)
