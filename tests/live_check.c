@@ -34,34 +34,6 @@ int live_exact_from(const live_recording *r, long from)
     return 1;
 }
 
-long live_clip_grid(const live_recording *r, long N, int rate)
-{
-    double *cum = calloc((size_t)r->n + 1, sizeof(double));
-    for (long k = 0; k < r->n; k++) cum[k + 1] = cum[k] + diff(r, k) * diff(r, k);
-    const long w = rate / 400;
-    long grid = 0;
-    double best = INFINITY;
-    for (long o = 0; o < N; o++) {
-        double cost = 0;
-        int count = 0;
-        for (long b = r->L + o; b + w < r->n; b += N)
-            if (b - w >= r->L) { cost += cum[b + w] - cum[b - w]; count++; }
-        if (count && cost / count < best) { best = cost / count; grid = o; }
-    }
-    free(cum);
-    return grid;
-}
-
-int live_classify(adv_classifier *c, const float *x, float *confidence)
-{
-    float logits[ADV_N_CLASSES], p[ADV_N_CLASSES];
-    adv_classifier_forward(c, x, logits);
-    adv_softmax(ADV_N_CLASSES, logits, p);
-    int b = adv_most_likely(p);
-    *confidence = p[b];
-    return b;
-}
-
 float *live_load_clip(const char *path, int rate, long *frames)
 {
     adv_audio a;

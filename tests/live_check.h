@@ -1,6 +1,5 @@
-/* Checks of what a live host (advinst live, or jalv running the LV2 plugin) recorded from its
- * output, against the input it was fed: out[k] = in[k - L] + perturbation, perturbations faded to
- * zero at the boundaries of the engine's clips. */
+/* Checks of what a live host (advinst live, jalv or the test hosts running the plugins) recorded
+ * from its output, against the input it was fed: out[k] = in[k - L] + perturbation. */
 #ifndef ADVINST_TEST_LIVE_CHECK_H
 #define ADVINST_TEST_LIVE_CHECK_H
 #include "advinst/classifier.h"
@@ -18,9 +17,6 @@ long live_default_latency(int rate);
 long live_first_perturbed(const live_recording *r);
 /* 1 if the output from frame `from` on is the delayed input bit for bit. */
 int live_exact_from(const live_recording *r, long from);
-/* The offset in [0, N) of the engine's clip grid in the recording: the boundaries where the
- * perturbation energy is least (the fades bring it to zero there), windows of +-rate/400 frames. */
-long live_clip_grid(const live_recording *r, long N, int rate);
 /* What a listener hears in the output frames [from, to): 3.7 s windows every 0.1 s wholly inside,
  * each classified on its own (adv_listen); the share heard as `target` (silent windows not counted),
  * and the number of windows judged in *windows. -1 on failure. */
@@ -29,6 +25,4 @@ double live_hit_rate(const live_recording *r, adv_model *m, int rate, long from,
 double live_snr_db(const live_recording *r, long from, long to);
 /* An audio file as a mono mix at `rate` (the shared resampler); NULL with adv_error. */
 float *live_load_clip(const char *path, int rate, long *frames);
-/* The classifier's prediction for x (its window length) and its confidence. */
-int live_classify(adv_classifier *c, const float *x, float *confidence);
 #endif

@@ -16,6 +16,7 @@
  * on jalv's worker; zero xruns while playing. */
 #include "testutil.h"
 #include "live_check.h"
+#include "live_jack_io.h"
 #include "advinst/attack.h"
 #include "advinst/audio.h"
 #include "advinst/error.h"
@@ -98,49 +99,9 @@ static void set(const char *symbol, double value)
     fflush(jalv_in);
 }
 
-/* ---- player and recorder ---- */
+/* ---- player and recorder (tests/live_jack_io.c) ---- */
 
-static float *sig;
-static long sig_len;
-static float *rec;
-static long rec_cap;
-static _Atomic int64_t start_frame = -1;
-static atomic_long xruns, rec_max;
-static jack_port_t *play_port, *rec_port;
-static jack_client_t *player, *recorder;
-
-static int play_process(jack_nframes_t n, void *arg)
-{
-    (void)arg;
-    float *out = jack_port_get_buffer(play_port, n);
-    int64_t f0 = atomic_load(&start_frame), f = jack_last_frame_time(player);
-    for (jack_nframes_t i = 0; i < n; i++) {
-        int64_t k = f + i - f0;
-        out[i] = f0 >= 0 && k >= 0 ? sig[k % sig_len] : 0.0f;
-    }
-    return 0;
-}
-
-static int rec_process(jack_nframes_t n, void *arg)
-{
-    (void)arg;
-    const float *in = jack_port_get_buffer(rec_port, n);
-    int64_t f0 = atomic_load(&start_frame), f = jack_last_frame_time(recorder);
-    if (f0 < 0) return 0;
-    for (jack_nframes_t i = 0; i < n; i++) {
-        int64_t k = f + i - f0;
-        if (k >= 0 && k < rec_cap) rec[k] = in[i];
-        if (k + 1 > atomic_load(&rec_max)) atomic_store(&rec_max, (long)(k + 1));
-    }
-    return 0;
-}
-
-static int on_xrun(void *arg)
-{
-    (void)arg;
-    atomic_fetch_add(&xruns, 1);
-    return 0;
-}
+static live_jack_io io;
 
 /* Connects player -> plugin -> recorder once jalv has activated its client (15 s at most). */
 static int connect_jalv(void)
@@ -148,8 +109,8 @@ static int connect_jalv(void)
     int in = 0, out = 0;
     for (int i = 0; i < 300 && !(in && out); i++) {
         sleep_s(0.05);
-        if (!in) in = jack_connect(player, "player:out", "advinst-lv2:in") == 0;
-        if (!out) out = jack_connect(recorder, "advinst-lv2:out", "recorder:in") == 0;
+        if (!in) in = jack_connect(io.player, "player:out", "advinst-lv2:in") == 0;
+        if (!out) out = jack_connect(io.recorder, "advinst-lv2:out", "recorder:in") == 0;
     }
     return in && out;
 }
@@ -167,7 +128,8 @@ int main(void)
     CHECK(m != NULL, "the shipped model is needed: %s", model_path ? adv_error() : "not found");
     char clip_path[1200];
     snprintf(clip_path, sizeof clip_path, "%s/../demo/harmonica.wav", TEST_SOURCE_DIR);
-    sig = live_load_clip(clip_path, RATE, &sig_len);
+    long sig_len;
+    float *sig = live_load_clip(clip_path, RATE, &sig_len);
     CHECK(sig != NULL, "demo/harmonica.wav: %s", adv_error());
     if (!m || !sig) return tu_finish("lv2_jalv");
     const int T1 = adv_model_class_index(m, "accordion"), T2 = adv_model_class_index(m, "female_singing");
@@ -177,35 +139,21 @@ int main(void)
      * another, end once the bypassed output has come out */
     const double at_target = 1.0, at_switch = at_target + PHASE_SECONDS, at_bypass = at_switch + PHASE_SECONDS,
                  at_end = at_bypass + L_s + 1.5;
-    rec_cap = (long)((at_end + 2) * RATE);
-    rec = calloc((size_t)rec_cap, sizeof(float));
 
     char jlog[1300], plog[1300];
     snprintf(jlog, sizeof jlog, "%s/jackd.log", dir);
     snprintf(plog, sizeof plog, "%s/jalv.log", dir);
     char *jargv[] = {"jackd", "-n", "advinst-test", "-d", "dummy", "-r", "48000", "-p", "256", NULL};
     jackd_pid = spawn(jargv, jlog, NULL);
-    jack_status_t st;
-    for (int i = 0; i < 100 && !player; i++) {
-        sleep_s(0.1);
-        player = jack_client_open("player", JackNoStartServer | JackServerName, &st, "advinst-test");
-    }
-    CHECK(player != NULL, "jackd did not start (see %s)", jlog);
-    if (!player) return tu_finish("lv2_jalv");
-    recorder = jack_client_open("recorder", JackNoStartServer | JackServerName, &st, "advinst-test");
-    play_port = jack_port_register(player, "out", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
-    rec_port = jack_port_register(recorder, "in", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
-    jack_set_process_callback(player, play_process, NULL);
-    jack_set_process_callback(recorder, rec_process, NULL);
-    jack_set_xrun_callback(player, on_xrun, NULL);
-    jack_activate(player);
-    jack_activate(recorder);
+    const int opened = live_jack_io_open(&io, "advinst-test", sig, sig_len, (long)((at_end + 2) * RATE)) == 0;
+    CHECK(opened, "jackd did not start (see %s)", jlog);
+    if (!opened) return tu_finish("lv2_jalv");
 
     /* stdbuf: jalv's console output line by line, though it goes to a file */
     char *pargv[] = {"stdbuf", "-oL", "jalv", "-n", "advinst-lv2", "-x", URI, NULL};
     jalv_pid = spawn(pargv, plog, &jalv_in);
     CHECK(connect_jalv(), "jalv did not start the plugin or its ports could not be connected (see %s)", plog);
-    if (!jack_port_connected(rec_port)) return tu_finish("lv2_jalv");
+    if (!jack_port_connected(io.rec_port)) return tu_finish("lv2_jalv");
     /* The plugin's latency as jalv's "monitors" command shows its latency port. jalv 1.6.6
      * (Debian 12) does not pass it on to JACK's capture latency of its outputs (its latency
      * callback sets the range of the ports it read it from), so JACK's port latency cannot be
@@ -233,8 +181,8 @@ int main(void)
     CHECK(on_worker, "the plugin did not run its attack on jalv's worker (see %s)", plog);
     if (L == 0) return tu_finish("lv2_jalv");
 
-    atomic_store(&xruns, 0);   /* from here on: jalv's start-up (libraries, instantiation) is not the plugin's audio thread */
-    atomic_store(&start_frame, (int64_t)jack_frame_time(player) + 1024);
+    atomic_store(&io.xruns, 0);   /* from here on: jalv's start-up (libraries, instantiation) is not the plugin's audio thread */
+    live_jack_io_start(&io);
     const double t_play = now();
     sleep_s(at_target - (now() - t_play));
     set("target", T1);
@@ -249,14 +197,14 @@ int main(void)
     set("enabled", 0);
     const double t3 = now() - t_play;
     sleep_s(at_end - (now() - t_play));
-    const long n = atomic_load(&rec_max) < rec_cap ? atomic_load(&rec_max) : rec_cap;
-    const long xr = atomic_load(&xruns);
+    const long n = live_jack_io_frames(&io);
+    const long xr = atomic_load(&io.xruns);
     CHECK(xr == 0, "%ld xruns", xr);
-    jack_deactivate(player);
-    jack_deactivate(recorder);
+    jack_deactivate(io.player);
+    jack_deactivate(io.recorder);
 
     /* out[k] = in[k - L] + perturbation, k in frames since play */
-    live_recording r = {rec, sig, n, sig_len, L};
+    live_recording r = {io.rec, sig, n, sig_len, L};
     const long first = live_first_perturbed(&r);
     CHECK(first >= 0, "no perturbation in the recording (see %s)", plog);
     /* the attack may reach back into the input not yet played when the target came: at most the
@@ -283,11 +231,9 @@ int main(void)
     }
     printf("jalv: xruns %ld, latency %ld, %.1f s in all\n", xr, L, now() - t_start);
 
-    jack_client_close(player);
-    jack_client_close(recorder);
+    live_jack_io_close(&io);
     cleanup();
     adv_model_free(m);
-    free(rec);
     free(sig);
     return tu_finish("lv2_jalv");
 }

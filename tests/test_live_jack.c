@@ -13,6 +13,7 @@
  * exit with code 5. */
 #include "testutil.h"
 #include "live_check.h"
+#include "live_jack_io.h"
 #include "advinst/error.h"
 #include "advinst/live.h"
 #include <fcntl.h>
@@ -72,49 +73,9 @@ static pid_t spawn(char *const argv[], const char *log)
     return pid;
 }
 
-/* ---- player and recorder (JACK clients of this process) ---- */
+/* ---- player and recorder (JACK clients of this process: tests/live_jack_io.c) ---- */
 
-static const float *sig;        /* the input clip at 48 kHz, looped */
-static long sig_len;
-static float *rec;              /* output recorded, index = frames since the player started */
-static long rec_cap;
-static _Atomic int64_t start_frame = -1;
-static atomic_long xruns, rec_max;
-static jack_port_t *play_port, *rec_port;
-static jack_client_t *player, *recorder;
-
-static int play_process(jack_nframes_t n, void *arg)
-{
-    (void)arg;
-    float *out = jack_port_get_buffer(play_port, n);
-    int64_t f0 = atomic_load(&start_frame), f = jack_last_frame_time(player);
-    for (jack_nframes_t i = 0; i < n; i++) {
-        int64_t k = f + i - f0;
-        out[i] = f0 >= 0 && k >= 0 ? sig[k % sig_len] : 0.0f;
-    }
-    return 0;
-}
-
-static int rec_process(jack_nframes_t n, void *arg)
-{
-    (void)arg;
-    const float *in = jack_port_get_buffer(rec_port, n);
-    int64_t f0 = atomic_load(&start_frame), f = jack_last_frame_time(recorder);
-    if (f0 < 0) return 0;
-    for (jack_nframes_t i = 0; i < n; i++) {
-        int64_t k = f + i - f0;
-        if (k >= 0 && k < rec_cap) rec[k] = in[i];
-        if (k + 1 > atomic_load(&rec_max)) atomic_store(&rec_max, (long)(k + 1));
-    }
-    return 0;
-}
-
-static int on_xrun(void *arg)
-{
-    (void)arg;
-    atomic_fetch_add(&xruns, 1);
-    return 0;
-}
+static live_jack_io io;
 
 /* ---- OSC feedback ---- */
 
@@ -177,10 +138,10 @@ int main(void)
     CHECK(m != NULL, "model: %s", adv_error());
     char clip_path[1200];
     snprintf(clip_path, sizeof clip_path, "%s/../demo/harmonica.wav", TEST_SOURCE_DIR);
+    long sig_len;
     float *x48 = live_load_clip(clip_path, RATE, &sig_len);
     CHECK(x48 != NULL, "%s: %s", clip_path, adv_error());
     if (!m || !x48) return tu_finish("test_live_jack");
-    sig = x48;
     const int T1 = adv_model_class_index(m, "accordion"), T2 = adv_model_class_index(m, "female_singing");
     snprintf(fb.target[0], sizeof fb.target[0], "%s", m->classes[T1]);
     snprintf(fb.target[1], sizeof fb.target[1], "%s", m->classes[T2]);
@@ -189,8 +150,6 @@ int main(void)
      * another, end once the bypassed output has come out */
     const double at_target = 1.0, at_switch = at_target + PHASE_SECONDS, at_bypass = at_switch + PHASE_SECONDS,
                  at_end = at_bypass + L_s + 1.5;
-    rec_cap = (long)((at_end + 2) * RATE);
-    rec = calloc((size_t)rec_cap, sizeof(float));
 
     /* the server */
     char jlog[1300], llog[1300];
@@ -198,21 +157,9 @@ int main(void)
     snprintf(llog, sizeof llog, "%s/live.log", dir);
     char *jargv[] = {"jackd", "-n", (char *)server, "-d", "dummy", "-r", "48000", "-p", "256", NULL};
     jackd_pid = spawn(jargv, jlog);
-    jack_status_t st;
-    for (int i = 0; i < 100 && !player; i++) {
-        sleep_s(0.1);
-        player = jack_client_open("player", JackNoStartServer | JackServerName, &st, server);
-    }
-    CHECK(player != NULL, "jackd did not start (see %s)", jlog);
-    if (!player) return tu_finish("test_live_jack");
-    recorder = jack_client_open("recorder", JackNoStartServer | JackServerName, &st, server);
-    play_port = jack_port_register(player, "out", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
-    rec_port = jack_port_register(recorder, "in", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
-    jack_set_process_callback(player, play_process, NULL);
-    jack_set_process_callback(recorder, rec_process, NULL);
-    jack_set_xrun_callback(player, on_xrun, NULL);
-    jack_activate(player);
-    jack_activate(recorder);
+    const int opened = live_jack_io_open(&io, server, x48, sig_len, (long)((at_end + 2) * RATE)) == 0;
+    CHECK(opened, "jackd did not start (see %s)", jlog);
+    if (!opened) return tu_finish("test_live_jack");
 
     /* advinst live, the shipped defaults */
     char *largv[] = {(char *)bin, "live", "--server", (char *)server, "--name", "advinst", "--osc-port", "0", "--quiet",
@@ -231,10 +178,10 @@ int main(void)
     }
     CHECK(osc_port > 0, "advinst live did not start (see %s)", llog);
     if (!osc_port) return tu_finish("test_live_jack");
-    for (int i = 0; i < 50 && !(jack_port_connected(play_port) && jack_port_connected(rec_port)); i++) sleep_s(0.05);
-    CHECK(jack_port_connected(play_port) && jack_port_connected(rec_port), "advinst did not connect the test ports");
+    for (int i = 0; i < 50 && !(jack_port_connected(io.play_port) && jack_port_connected(io.rec_port)); i++) sleep_s(0.05);
+    CHECK(jack_port_connected(io.play_port) && jack_port_connected(io.rec_port), "advinst did not connect the test ports");
     jack_latency_range_t range;
-    jack_port_get_latency_range(rec_port, JackCaptureLatency, &range);
+    jack_port_get_latency_range(io.rec_port, JackCaptureLatency, &range);
     const long L = range.max;
     CHECK(range.min == range.max && L == lround(L_s * RATE), "reported latency [%u, %u], expected %ld", range.min, range.max,
           lround(L_s * RATE));
@@ -255,8 +202,7 @@ int main(void)
     CHECK(fb.errors == 3 && fb.states == 1 && fb.last_version == v0, "bad messages: %d errors, %d states", fb.errors, fb.states);
 
     /* play; the engine started before the player: its segment times lead by that much */
-    const double engine_lead = (double)(jack_frame_time(player) + 1024) / RATE;
-    atomic_store(&start_frame, (int64_t)jack_frame_time(player) + 1024);
+    const double engine_lead = (double)live_jack_io_start(&io) / RATE;
     const double t_play = now();
     pump(me, at_target - (now() - t_play));
     lo_send_from(to, me, LO_TT_IMMEDIATE, "/advinst/target", "i", T1);
@@ -271,7 +217,7 @@ int main(void)
     lo_send_from(to, me, LO_TT_IMMEDIATE, "/advinst/bypass", "i", 1);
     const double t3 = now() - t_play;
     pump(me, at_end - (now() - t_play));
-    const long n = atomic_load(&rec_max) < rec_cap ? atomic_load(&rec_max) : rec_cap;
+    const long n = live_jack_io_frames(&io);
 
     /* the server killed under the client: a clean exit with code 5 */
     kill(jackd_pid, SIGKILL);
@@ -285,10 +231,10 @@ int main(void)
     CHECK(exited && WIFEXITED(status) && WEXITSTATUS(status) == 5, "advinst after the server died: %s %d",
           exited ? "exit" : "still running", exited ? WEXITSTATUS(status) : -1);
     if (exited) live_pid = -1;
-    CHECK(atomic_load(&xruns) == 0, "%ld xruns", atomic_load(&xruns));
+    CHECK(atomic_load(&io.xruns) == 0, "%ld xruns", atomic_load(&io.xruns));
 
     /* out[k] = in[k - L] + perturbation, k in frames since play */
-    live_recording r = {rec, sig, n, sig_len, L};
+    live_recording r = {io.rec, x48, n, sig_len, L};
     const long first = live_first_perturbed(&r);
     CHECK(first >= 0, "no perturbation in the recording");
     /* the attack may reach back into the input not yet played when the target came: at most the
@@ -318,14 +264,12 @@ int main(void)
         CHECK(fb.wrong_target[ph] == 0, "%s: %d ok segments heard as another class than %s", name[ph], fb.wrong_target[ph],
               m->classes[want[ph]]);
     }
-    printf("xruns %ld, %.1f s in all\n", atomic_load(&xruns), now() - t_start);
+    printf("xruns %ld, %.1f s in all\n", atomic_load(&io.xruns), now() - t_start);
 
-    jack_client_close(player);
-    jack_client_close(recorder);
+    live_jack_io_close(&io);
     lo_address_free(to);
     lo_server_free(me);
     adv_model_free(m);
-    free(rec);
     free(x48);
     return tu_finish("test_live_jack");
 }
