@@ -53,6 +53,18 @@ void adv_live_get_stats(const adv_live *e, adv_live_stats *s)
     s->iterations = atomic_load(&m->iterations);
     s->ring_overflows = atomic_load(&m->overflows);
     s->xruns = atomic_load(&m->xruns);
+    s->process_cpu_max_us = atomic_load(&m->process_cpu_max_ns) * 1e-3;
+    s->process_cpu_mean_us = s->periods ? atomic_load(&m->process_cpu_sum_ns) * 1e-3 / s->periods : 0;
+    long counts[LIVE_CPU_BINS], all = 0, below = 0;
+    for (int b = 0; b < LIVE_CPU_BINS; b++) all += counts[b] = atomic_load(&m->process_cpu_hist[b]);
+    s->process_cpu_p99_us = 0;
+    for (int b = 0; b < LIVE_CPU_BINS && all > 0; b++) {
+        below += counts[b];
+        if (below >= 0.99 * all) {   /* the upper edge of the bin the 99th percentile falls in */
+            s->process_cpu_p99_us = b < LIVE_CPU_BINS - 1 ? (double)(2L << b) : s->process_cpu_max_us;
+            break;
+        }
+    }
 }
 
 /* ---- a usable random model ---- */

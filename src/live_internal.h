@@ -20,6 +20,8 @@
 #define N_SETTINGS (ADV_LIVE_N_READERS + 2)
 
 /* A committed segment (or a report without a perturbation) on its way to the audio thread. */
+#define LIVE_CPU_BINS 16
+
 typedef struct {
     long segment;
     uint64_t start;          /* input time of the segment's first frame */
@@ -76,6 +78,9 @@ struct adv_live {
     atomic_int stop;
 
     atomic_long periods, seg_ok, seg_failed, seg_miss, seg_clean, seg_done, iterations, overflows, xruns;
+    /* CPU time of adv_live_process calls: the longest, the sum, and how many took under 2 us,
+     * 2-4 us, 4-8 us, ... (LIVE_CPU_BINS powers of two; the last bin takes the rest) */
+    atomic_long process_cpu_max_ns, process_cpu_sum_ns, process_cpu_hist[LIVE_CPU_BINS];
 
     /* attack worker */
     adv_stream *stream;

@@ -6,6 +6,7 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 static void emit_audio_event(adv_live *e, const adv_live_event *ev)
 {
@@ -203,8 +204,18 @@ static void process_chunk(adv_live *e, const float *const *in, float *const *out
     e->t = t0 + nf;
 }
 
+/* The calling thread's CPU time in ns: what the process call itself costs, not the time the
+ * thread (or a virtual CPU under it) was not running. */
+static long thread_cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
 void adv_live_process(adv_live *e, const float *const *in, float *const *out, uint32_t nframes)
 {
+    const long cpu0 = thread_cpu_ns();
     adv_live_settings s;
     adv_live_read_settings(e, ADV_LIVE_READER_AUDIO, &s);
     for (uint32_t off = 0; off < nframes;) {
@@ -214,4 +225,11 @@ void adv_live_process(adv_live *e, const float *const *in, float *const *out, ui
         atomic_store_explicit(&e->t_pub, e->t, memory_order_release);
     }
     atomic_fetch_add_explicit(&e->periods, 1, memory_order_relaxed);
+    const long cpu = thread_cpu_ns() - cpu0;
+    int bin = 0;
+    for (long us = cpu / 2000; us > 0 && bin < LIVE_CPU_BINS - 1; us >>= 1) bin++;
+    atomic_fetch_add_explicit(&e->process_cpu_hist[bin], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->process_cpu_sum_ns, cpu, memory_order_relaxed);
+    if (cpu > atomic_load_explicit(&e->process_cpu_max_ns, memory_order_relaxed))   /* the only writer */
+        atomic_store_explicit(&e->process_cpu_max_ns, cpu, memory_order_relaxed);
 }

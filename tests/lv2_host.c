@@ -594,7 +594,7 @@ static int cmd_judge(const char *clean_path, const char *render_path, long L, lo
     CHECK(c.channels == 1 && r.channels == 1 && r.frames >= L + N && c.frames >= N,
           "need mono files, the render at least %ld frames (has %ld)", L + N, r.frames);
     if (target < 0 || tu_failures > 0) return tu_finish("lv2_host judge");
-    live_recording rec = {r.samples, c.samples, r.frames, c.frames, L};
+    live_recording rec = {.rec = r.samples, .sig = c.samples, .n = r.frames, .sig_len = c.frames, .L = L};
     long first = -1;
     for (long k = 0; k < L && first < 0; k++)
         if (r.samples[k] != 0) first = k;

@@ -656,10 +656,12 @@ int cmd_live(int argc, char **argv)
         adv_osc_counts oc;
         adv_osc_get_counts(osc, &oc);
         printf("advinst live: %.1f s processed, segments ok %ld, failed %ld, missed %ld, clean %ld; %ld iterations; "
-               "xruns %ld; ring overflows %ld; OSC messages %ld (changed %ld, rejected %ld, ignored %ld, malformed %ld)\n",
+               "xruns %ld; ring overflows %ld; OSC messages %ld (changed %ld, rejected %ld, ignored %ld, malformed %ld); "
+               "audio thread CPU per period: mean %.1f us, 99 %% under %.0f us, longest %.0f us\n",
                cfg.rate ? (double)total.frames / cfg.rate : 0.0, total.segments_ok, total.segments_failed,
                total.segments_miss, total.segments_clean, total.iterations, total.xruns, total.ring_overflows, oc.received,
-               oc.changed, oc.rejected, oc.ignored, oc.malformed);
+               oc.changed, oc.rejected, oc.ignored, oc.malformed, total.process_cpu_mean_us, total.process_cpu_p99_us,
+               total.process_cpu_max_us);
     }
     int rec_code = recorder_close(&rec);
     if (code == ADV_EXIT_OK) code = rec_code;
