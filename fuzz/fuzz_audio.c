@@ -12,24 +12,6 @@
  * designing it is linear in its size. Rates needing more than this many taps are only decoded. */
 #define MAX_TAPS (1L << 16)
 
-static long gcd(long a, long b)
-{
-    while (b) {
-        long t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-/* Taps of the 16 kHz resampler for `rate` (its design: 32 zero crossings at 0.92 of the lower
- * Nyquist), to skip the rate pairs whose table alone takes long to compute. */
-static double taps_for(int rate)
-{
-    double rho = rate > 16000 ? 16000.0 / rate : 1.0;
-    double half = ceil(32.0 / (0.92 * rho));
-    return (double)(16000 / gcd(rate, 16000)) * (2 * half + 1);
-}
 
 static void check_resampler(const float *mono, long n, int rate)
 {
@@ -77,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!mono) abort();
     adv_audio_mix_mono(&head, mono);
     for (long f = 0; f < head.frames; f++) FUZZ_REQUIRE(isfinite(mono[f]), "mono sample %ld is %g", f, (double)mono[f]);
-    if (taps_for(a.rate) <= (double)MAX_TAPS) check_resampler(mono, head.frames, a.rate);
+    if (adv_resampler_table_taps(a.rate, 16000) <= (double)MAX_TAPS) check_resampler(mono, head.frames, a.rate);
     free(mono);
     adv_audio_free(&a);
     return 0;

@@ -29,14 +29,21 @@ struct adv_resampler {
     float *taps;         /* L rows: taps[p * stride + k + K] = h(p/L - k) */
 };
 
-static long long gcd_ll(long long a, long long b)
+long adv_rate_gcd(long a, long b)
 {
     while (b) {
-        long long t = a % b;
+        long t = a % b;
         a = b;
         b = t;
     }
     return a;
+}
+
+double adv_resampler_table_taps(int rate_in, int rate_out)
+{
+    if (rate_in <= 0 || rate_out <= 0 || rate_in == rate_out) return 0;
+    const double rho = fmin(1.0, (double)rate_out / rate_in), W = ZERO_CROSSINGS / (ROLLOFF * rho);
+    return (double)(rate_out / adv_rate_gcd(rate_in, rate_out)) * (2 * ceil(W) + 1);
 }
 
 /* Modified Bessel function of the first kind, order 0 (power series; converges for all x). */
@@ -67,7 +74,7 @@ adv_resampler *adv_resampler_create(int rate_in, int rate_out, long n_in)
                  n_in);
         return NULL;
     }
-    long long g = gcd_ll(rate_in, rate_out);
+    long long g = adv_rate_gcd(rate_in, rate_out);
     long long L = rate_out / g, M = rate_in / g;
     if ((long long)n_in > (LLONG_MAX - M) / L) {
         adv_fail("resampler: %ld samples is too long", n_in);

@@ -99,15 +99,6 @@ int64_t adv_stream_end(const adv_stream *s) { return s->end; }
 int64_t adv_stream_committed(const adv_stream *s) { return s->commit; }
 long adv_stream_room(const adv_stream *s) { return (long)(s->commit + s->H - s->end); }
 
-static long gcd_l(long a, long b)
-{
-    while (b) {
-        long t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
 
 static long round_up(long v, long m) { return (v + m - 1) / m * m; }
 
@@ -150,7 +141,7 @@ adv_stream *adv_stream_create(adv_model *m, const adv_stream_config *cfg)
     s->cfg = *cfg;
     s->R = cfg->rate;
     s->C = cfg->channels;
-    long g = gcd_l(s->R, ADV_SAMPLE_RATE);
+    long g = adv_rate_gcd(s->R, ADV_SAMPLE_RATE);
     s->grid = s->R / g;
     s->grid16 = ADV_SAMPLE_RATE / g;
     s->W = lround(cfg->window_seconds * s->R);

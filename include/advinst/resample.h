@@ -10,6 +10,11 @@ typedef struct adv_resampler adv_resampler;
  * Equal rates give the identity. Returns NULL with adv_error on bad arguments. */
 adv_resampler *adv_resampler_create(int rate_in, int rate_out, long n_in);
 void adv_resampler_free(adv_resampler *r);
+/* Greatest common divisor of two rates (positive): the pair's phases are rate_out / gcd. */
+long adv_rate_gcd(long a, long b);
+/* Taps in the table adv_resampler_create designs for the pair (0 for equal rates): what it costs
+ * to design (linear in this) and to hold. */
+double adv_resampler_table_taps(int rate_in, int rate_out);
 
 /* Output length: ceil(n_in * rate_out / rate_in). */
 long adv_resampler_output_length(const adv_resampler *r);
