@@ -198,23 +198,28 @@ void adv_frontend_forward(adv_frontend *fe, const float *x, float *out)
     const int T = fe->frames, Tp = fe->padded;
     adv_stft_forward(fe->stft, x, fe->xpad, fe->frames_buf, fe->spec);
 
-    for (size_t i = 0; i < (size_t)T * ADV_N_BINS; i++) {
-        float re = fe->spec[i][0], im = fe->spec[i][1];
-        fe->power[i] = re * re + im * im;
-    }
-
     float dmax = -INFINITY;
-    for (int m = 0; m < ADV_N_MELS; m++) {
-        const mel_filter *f = &fe->mel[m];
-        const int len = f->hi - f->lo + 1;
-        for (int t = 0; t < T; t++) {
-            const float *pw = fe->power + (size_t)t * ADV_N_BINS + f->lo;
-            float s = 0;
-            for (int k = 0; k < len; k++) s += f->weight[k] * pw[k];
-            fe->mel_power[m * T + t] = s;
-            float d = 10.0f * log10f(s > ADV_AMIN ? s : ADV_AMIN);
-            fe->db_raw[m * T + t] = d;
-            if (d > dmax) dmax = d;
+#pragma omp parallel if (T >= 32)
+    {
+#pragma omp for schedule(static)
+        for (int t = 0; t < T; t++)
+            for (size_t i = (size_t)t * ADV_N_BINS; i < (size_t)(t + 1) * ADV_N_BINS; i++) {
+                float re = fe->spec[i][0], im = fe->spec[i][1];
+                fe->power[i] = re * re + im * im;
+            }
+#pragma omp for schedule(static, 1) reduction(max : dmax)   /* filters widen with m: interleave */
+        for (int m = 0; m < ADV_N_MELS; m++) {
+            const mel_filter *f = &fe->mel[m];
+            const int len = f->hi - f->lo + 1;
+            for (int t = 0; t < T; t++) {
+                const float *pw = fe->power + (size_t)t * ADV_N_BINS + f->lo;
+                float s = 0;
+                for (int k = 0; k < len; k++) s += f->weight[k] * pw[k];
+                fe->mel_power[m * T + t] = s;
+                float d = 10.0f * log10f(s > ADV_AMIN ? s : ADV_AMIN);
+                fe->db_raw[m * T + t] = d;
+                if (d > dmax) dmax = d;
+            }
         }
     }
     fe->threshold = dmax - ADV_TOP_DB;
@@ -261,26 +266,24 @@ void adv_frontend_backward(adv_frontend *fe, const float *gout, float *gx)
     }
     top_db_backward(fe);
 
-    /* dB and mel: gS = gD * 10 / (ln 10 * S) where S >= 1e-10; gP[t][k] = sum_m fb[m][k] gS[m][t] */
+    /* Per frame t, in parallel:
+     *   dB and mel: gS = gD * 10 / (ln 10 * S) where S >= 1e-10; gP[t][k] = sum_m fb[m][k] gS[m][t]
+     *   power: gX = 2 X gP, in the STFT transpose's convention (bins 1..1023 halved) */
     const float db_scale = (float)(10.0 / M_LN10);
-    memset(fe->gpower, 0, sizeof(float) * (size_t)T * ADV_N_BINS);
-    for (int m = 0; m < ADV_N_MELS; m++) {
-        const mel_filter *f = &fe->mel[m];
-        const int len = f->hi - f->lo + 1;
-        for (int t = 0; t < T; t++) {
+#pragma omp parallel for schedule(static) if (T >= 32)
+    for (int t = 0; t < T; t++) {
+        float *gp = fe->gpower + (size_t)t * ADV_N_BINS;
+        memset(gp, 0, sizeof(float) * ADV_N_BINS);
+        for (int m = 0; m < ADV_N_MELS; m++) {
             float s = fe->mel_power[m * T + t];
             if (!(s >= ADV_AMIN)) continue;
             float gs = fe->gdb[m * T + t] * db_scale / s;
             if (gs == 0) continue;
-            float *gp = fe->gpower + (size_t)t * ADV_N_BINS + f->lo;
-            for (int k = 0; k < len; k++) gp[k] += f->weight[k] * gs;
+            const mel_filter *f = &fe->mel[m];
+            const int len = f->hi - f->lo + 1;
+            for (int k = 0; k < len; k++) gp[f->lo + k] += f->weight[k] * gs;
         }
-    }
-
-    /* power: gX = 2 X gP, in the STFT transpose's convention (bins 1..1023 halved) */
-    for (int t = 0; t < T; t++) {
         const fftwf_complex *X = fe->spec + (size_t)t * ADV_N_BINS;
-        const float *gp = fe->gpower + (size_t)t * ADV_N_BINS;
         fftwf_complex *G = fe->gspec + (size_t)t * ADV_N_BINS;
         for (int k = 0; k < ADV_N_BINS; k++) {
             float scale = 2.0f * adv_stft_onesided_weight(k, ADV_N_BINS);

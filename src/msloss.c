@@ -63,6 +63,7 @@ struct adv_msloss {
     float *pad;              /* n + 2048: padded signal, then padded gradient (shared by the scales) */
     float *frames_buf;       /* the largest frames x nfft over the scales */
     fftwf_complex *spec;     /* the largest frames x bins */
+    float *frame_sums;       /* 2 x the most frames of a scale: each frame's two L1 sums */
 };
 
 static int scale_frames(long n, int nfft) { return (int)(1 + n / (nfft / 4)); }
@@ -78,7 +79,8 @@ size_t adv_msloss_bytes(long n)
         if (t * nfft > frames_max) frames_max = t * nfft;
         if (t * k > spec_max) spec_max = t * k;
     }
-    return total + sizeof(float) * frames_max + sizeof(fftwf_complex) * spec_max;
+    return total + sizeof(float) * frames_max + sizeof(fftwf_complex) * spec_max +
+           sizeof(float) * 2 * (size_t)scale_frames(n, 64);   /* the smallest scale has the most frames */
 }
 
 long adv_msloss_samples(const adv_msloss *ms) { return ms->n; }
@@ -95,6 +97,7 @@ void adv_msloss_free(adv_msloss *ms)
     fftwf_free(ms->pad);
     fftwf_free(ms->frames_buf);
     fftwf_free(ms->spec);
+    free(ms->frame_sums);
     free(ms);
 }
 
@@ -124,7 +127,8 @@ adv_msloss *adv_msloss_create(long n)
     ms->pad = fftwf_malloc(sizeof(float) * ((size_t)n + 2048));
     ms->frames_buf = fftwf_malloc(sizeof(float) * frames_max);
     ms->spec = fftwf_malloc(sizeof(fftwf_complex) * spec_max);
-    if (!ms->pad || !ms->frames_buf || !ms->spec) goto oom;
+    ms->frame_sums = malloc(sizeof(float) * 2 * (size_t)scale_frames(n, 64));
+    if (!ms->pad || !ms->frames_buf || !ms->spec || !ms->frame_sums) goto oom;
 
     for (int s = 0; s < ms->n_scales; s++) {
         ms_scale *sc = &ms->scale[s];
@@ -151,8 +155,9 @@ void adv_msloss_set_reference(adv_msloss *ms, const float *x)
     for (int s = 0; s < ms->n_scales; s++) {
         ms_scale *sc = &ms->scale[s];
         stft(ms, sc, x);
-        const size_t tk = (size_t)sc->frames * sc->bins;
-        for (size_t i = 0; i < tk; i++) {
+        const long tk = (long)sc->frames * sc->bins;
+#pragma omp parallel for schedule(static) if (tk >= 65536)
+        for (long i = 0; i < tk; i++) {
             float re = ms->spec[i][0], im = ms->spec[i][1];
             float a = sqrtf(re * re + im * im);
             sc->ref_mag[i] = a;
@@ -161,6 +166,17 @@ void adv_msloss_set_reference(adv_msloss *ms, const float *x)
     }
 }
 
+
+/* d loss / d |X| of one bin, divided by |X| (0 at |X| = 0): the factor of X's gradient. */
+static inline float grad_scale(float a, float loga, float b, float lb, float inv_count)
+{
+    float d_lin = a - b, d_log = loga - lb;
+    float s_lin = (d_lin > 0 ? 1.0f : 0.0f) - (d_lin < 0 ? 1.0f : 0.0f);
+    float s_log = (d_log > 0 ? 1.0f : 0.0f) - (d_log < 0 ? 1.0f : 0.0f);
+    float gb = -(s_lin + s_log / (b + ADV_MSLOSS_EPS)) * inv_count;
+    float q = gb / (b > 0 ? b : 1.0f);   /* divided unconditionally: the loop vectorises */
+    return b > 0 ? q : 0.0f;
+}
 
 /* One frame of one scale: the two L1 terms' sums (returned in sl, sg) and, if want_grad, X
  * (interleaved re, im) overwritten by d loss / d X for the transposed DFT (bins 1..K-2 halved).
@@ -182,16 +198,20 @@ static void frame_loss(const float *restrict A, const float *restrict logA, floa
     *sl = sum_lin;
     *sg = sum_log;
     if (!want_grad) return;
+    /* bins 1 .. K-2 carry the transpose's factor 0.5 (adv_stft_onesided_weight), bins 0 and K-1
+     * factor 1: the ends outside the loop keep it free of branches, so it vectorises */
+    X[0] *= grad_scale(A[0], logA[0], b[0], lb[0], inv_count);
+    X[1] *= grad_scale(A[0], logA[0], b[0], lb[0], inv_count);
 #pragma omp simd
-    for (int k = 0; k < K; k++) {
-        float d_lin = A[k] - b[k], d_log = logA[k] - lb[k];
-        float s_lin = (d_lin > 0 ? 1.0f : 0.0f) - (d_lin < 0 ? 1.0f : 0.0f);
-        float s_log = (d_log > 0 ? 1.0f : 0.0f) - (d_log < 0 ? 1.0f : 0.0f);
-        float gb = -(s_lin + s_log / (b[k] + ADV_MSLOSS_EPS)) * inv_count;
-        float scale = b[k] > 0 ? gb / b[k] : 0.0f;
-        scale *= adv_stft_onesided_weight(k, K);   /* the STFT transpose's convention */
+    for (int k = 1; k < K - 1; k++) {
+        float scale = 0.5f * grad_scale(A[k], logA[k], b[k], lb[k], inv_count);
         X[2 * k] *= scale;
         X[2 * k + 1] *= scale;
+    }
+    if (K > 1) {
+        float scale = grad_scale(A[K - 1], logA[K - 1], b[K - 1], lb[K - 1], inv_count);
+        X[2 * K - 2] *= scale;
+        X[2 * K - 1] *= scale;
     }
 }
 
@@ -205,13 +225,16 @@ double adv_msloss_eval(adv_msloss *ms, const float *y, float *grad)
         stft(ms, sc, y);
         const int K = sc->bins;
         const float inv_count = 1.0f / ((float)sc->frames * (float)K);
+        /* frames in parallel; their sums added afterwards in frame order, whatever the threads */
+        float *sums = ms->frame_sums;
+#pragma omp parallel for schedule(static) if (sc->frames >= 64)
+        for (int t = 0; t < sc->frames; t++)
+            frame_loss(sc->ref_mag + (size_t)t * K, sc->ref_log + (size_t)t * K, (float *)(ms->spec + (size_t)t * K), K,
+                       inv_count, grad != NULL, &sums[2 * t], &sums[2 * t + 1]);
         double sum_lin = 0, sum_log = 0;
         for (int t = 0; t < sc->frames; t++) {
-            float sl, sg;
-            frame_loss(sc->ref_mag + (size_t)t * K, sc->ref_log + (size_t)t * K, (float *)(ms->spec + (size_t)t * K), K,
-                       inv_count, grad != NULL, &sl, &sg);
-            sum_lin += sl;
-            sum_log += sg;
+            sum_lin += sums[2 * t];
+            sum_log += sums[2 * t + 1];
         }
         total += (sum_lin + sum_log) / ((double)sc->frames * K);
         if (!grad) continue;

@@ -243,9 +243,31 @@ void adv_resampler_backward_range_add(const adv_resampler *r, const float *gy, f
     }
 }
 
+/* The whole-signal transforms run in parts of RS_PART outputs, in parallel. The parts depend only
+ * on the length, so results do not depend on the thread count. Forward parts are independent. In
+ * the adjoint, neighbouring parts add into the same inputs near their border, so the even parts run
+ * first, then the odd ones: parts two apart never touch the same input. */
+#define RS_PART 8192L
+
+static long parts_of(const adv_resampler *r) { return (r->n_out + RS_PART - 1) / RS_PART; }
+
 void adv_resampler_forward(const adv_resampler *r, const float *x, float *y)
 {
-    adv_resampler_forward_range(r, x, y, 0, r->n_out);
+    const long parts = parts_of(r);
+#pragma omp parallel for schedule(static) if (parts > 1)
+    for (long p = 0; p < parts; p++) adv_resampler_forward_range(r, x, y, p * RS_PART, (p + 1) * RS_PART);
+}
+
+/* Whether parts two apart read disjoint inputs (true unless the kernel spans RS_PART outputs). */
+static int parts_disjoint(const adv_resampler *r, long parts)
+{
+    for (long p = 0; p + 2 < parts; p++) {
+        long lo_a, hi_a, lo_b, hi_b;
+        adv_resampler_input_span(r, p * RS_PART, (p + 1) * RS_PART, &lo_a, &hi_a);
+        adv_resampler_input_span(r, (p + 2) * RS_PART, (p + 3) * RS_PART, &lo_b, &hi_b);
+        if (hi_a > lo_b) return 0;
+    }
+    return 1;
 }
 
 void adv_resampler_backward(const adv_resampler *r, const float *gy, float *gx)
@@ -255,7 +277,17 @@ void adv_resampler_backward(const adv_resampler *r, const float *gy, float *gx)
         return;
     }
     if (r->n_in) memset(gx, 0, (size_t)r->n_in * sizeof *gx);
-    adv_resampler_backward_range_add(r, gy, gx, 0, r->n_out);
+    const long parts = parts_of(r);
+    if (parts < 4 || !parts_disjoint(r, parts)) {
+        adv_resampler_backward_range_add(r, gy, gx, 0, r->n_out);
+        return;
+    }
+#pragma omp parallel
+    for (int phase = 0; phase < 2; phase++) {
+#pragma omp for schedule(static)
+        for (long p = phase; p < parts; p += 2)
+            adv_resampler_backward_range_add(r, gy, gx, p * RS_PART, (p + 1) * RS_PART);
+    }
 }
 
 void adv_resampler_input_span(const adv_resampler *r, long j0, long j1, long *lo, long *hi)
