@@ -12,7 +12,9 @@
  *                                      parameter automation (target, method, alpha, bypass),
  *                                      process() marked as audio thread for rt_guard
  *                                      (LD_PRELOAD), the host's main thread serving
- *                                      request_callback; perturbations must play
+ *                                      request_callback; perturbations must play; after the
+ *                                      host's dlclose the plugin stays mapped (-z nodelete: its
+ *                                      OpenMP threads outlive it)
  * Exit code 0 when every check passes. */
 #include "testutil.h"
 #include "live_check.h"
@@ -284,6 +286,9 @@ static int cmd_rt(const char *path, double seconds, const char *clip)
     a.p->stop_processing(a.p);
     a.p->deactivate(a.p);
     close_plugin(&a);
+    void *still = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    CHECK(still != NULL, "%s was unmapped when the host closed it, under its OpenMP threads", path);
+    if (still) dlclose(still);
     free(in);
     free(out);
     free(x);

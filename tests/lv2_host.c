@@ -14,6 +14,11 @@
  *                                       (tests/rt_guard.c, LD_PRELOAD) around each call. Checks
  *                                       that perturbations played, that the classifier's outputs
  *                                       arrived, and the output is finite and in [-1, 1].
+ *   lv2_host unload URI                 an attack run synchronously (no worker, as lv2apply) leaves
+ *                                       OpenMP threads behind; after the host frees the instance
+ *                                       and its world (dlclose), the plugin's library must still be
+ *                                       mapped (linked with -z nodelete), and the process alive
+ *                                       while those threads run on
  *   lv2_host pad IN OUT RATE LOOP PAD   IN (mono mix, resampled to RATE), looped to LOOP seconds
  *                                       (0: once), followed by PAD seconds of silence, as float WAV
  *   lv2_host align CLEAN RENDER L N OUT writes RENDER[L, L + N) to OUT (float WAV) and prints
@@ -37,6 +42,7 @@
 #include "advinst/resample.h"
 #include "advinst/ring.h"
 #include "../src/plugin/ports.h"
+#include <dirent.h>
 #include <dlfcn.h>
 #include <lilv/lilv.h>
 #include <lv2/atom/atom.h>
@@ -277,6 +283,52 @@ static int cmd_info(const char *uri, double rate)
     host_close(&h);
     lilv_world_free(world);
     return 0;
+}
+
+/* ---- unload: the plugin is never unmapped under its OpenMP threads ---- */
+
+static int count_threads(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static int cmd_unload(const char *uri)
+{
+    const int before = count_threads();
+    LilvWorld *world = world_new();
+    host h;
+    if (host_open(&h, world, uri, 16000, 0, 0) != 0) return 1;   /* no features: the attack runs in run() */
+    char *lib = lilv_file_uri_parse(lilv_node_as_uri(lilv_plugin_get_library_uri(h.plugin)), NULL);
+    *port(&h, C_TARGET) = 0;
+    *port(&h, C_METHOD) = 1;
+    lilv_instance_activate(h.inst);
+    enum { N = 256 };
+    float in[N], out[N], out2[N];
+    long t = 0;
+    for (int period = 0; period < 3 * 16000 / N; period++) {   /* 3 s of a tone */
+        for (int i = 0; i < N; i++, t++) in[i] = 0.3f * sinf(2 * (float)M_PI * 440 * (float)t / 16000);
+        host_run(&h, in, out, out2, N);
+    }
+    const int during = count_threads();
+    lilv_instance_deactivate(h.inst);
+    host_close(&h);
+    lilv_world_free(world);   /* lilv's dlclose */
+    CHECK(during > before, "the plugin left no threads behind (%d before it, %d with it): nothing to check", before, during);
+    void *still = lib ? dlopen(lib, RTLD_LAZY | RTLD_NOLOAD) : NULL;
+    CHECK(still != NULL, "%s was unmapped when the host closed it, under its OpenMP threads (link with -z nodelete)",
+          lib ? lib : "the plugin's library");
+    if (still) dlclose(still);
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);   /* the threads run on (spinning, then asleep) in code that must stay mapped */
+    printf("threads: %d before the plugin, %d with it; its library %s after the host closed it\n", before, during,
+           still ? "still mapped" : "unmapped");
+    lilv_free(lib);
+    return tu_finish("lv2_host unload");
 }
 
 /* ---- nomodel: a bad model gives a logged error and pass-through ---- */
@@ -621,12 +673,13 @@ int main(int argc, char **argv)
     if (argc >= 4 && !strcmp(argv[1], "info")) return cmd_info(argv[2], atof(argv[3]));
     if (argc >= 3 && !strcmp(argv[1], "nomodel")) return cmd_nomodel(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "state")) return cmd_state(argv[2]);
+    if (argc >= 3 && !strcmp(argv[1], "unload")) return cmd_unload(argv[2]);
     if (argc >= 5 && !strcmp(argv[1], "rt")) return cmd_rt(argv[2], atof(argv[3]), argv[4]);
     if (argc >= 7 && !strcmp(argv[1], "pad")) return cmd_pad(argv[2], argv[3], atoi(argv[4]), atof(argv[5]), atof(argv[6]));
     if (argc >= 7 && !strcmp(argv[1], "align")) return cmd_align(argv[2], argv[3], atol(argv[4]), atol(argv[5]), argv[6]);
     if (argc >= 7 && !strcmp(argv[1], "judge"))
         return cmd_judge(argv[2], argv[3], atol(argv[4]), atol(argv[5]), argv[6], argc >= 9 ? atof(argv[7]) : 0,
                          argc >= 9 ? atof(argv[8]) : 0, argc >= 9);
-    fprintf(stderr, "usage: lv2_host info|nomodel|state|rt|pad|align|judge ... (see tests/lv2_host.c)\n");
+    fprintf(stderr, "usage: lv2_host info|nomodel|state|unload|rt|pad|align|judge ... (see tests/lv2_host.c)\n");
     return 2;
 }

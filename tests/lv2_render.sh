@@ -13,7 +13,7 @@
 set -uo pipefail
 MODE=$1 ADV=$2 HOST=$3 WORK=$4
 rm -rf "$WORK" && mkdir -p "$WORK"
-fail() { echo "lv2_render: FAIL: $*"; exit 1; }
+fail() { echo "lv2_render: FAIL: $*" >&2; [ -n "${LOG:-}" ] && [ -f "$LOG" ] && tail -n 20 "$LOG" >&2; exit 1; }
 command -v lv2apply >/dev/null || fail "lv2apply is needed (scripts/install-deps.sh: lilv-utils)"
 URI=https://advinst.invalid/plugins/advinst
 CLIP="$(cd "$(dirname "$0")/.." && pwd)/demo/harmonica.wav"
@@ -31,9 +31,11 @@ render() {
   [ -n "$L" ] && [ "$L" -gt 0 ] || fail "no latency reported at $rate Hz: $info"
   [ -f "$WORK/in-$rate.wav" ] || "$HOST" pad "$CLIP" "$WORK/in-$rate.wav" "$rate" "$loop" "$(awk -v l="$L" -v r="$rate" 'BEGIN { print l / r + 0.5 }')" ||
     fail "cannot prepare the input"
-  local t0=$SECONDS
-  lv2apply -i "$WORK/in-$rate.wav" -o "$WORK/$name.wav" "$@" "$URI" >"$WORK/$name.log" 2>&1 ||
-    fail "lv2apply $* (see $WORK/$name.log)"
+  local t0=$SECONDS rc=0
+  LOG="$WORK/$name.log"
+  lv2apply -i "$WORK/in-$rate.wav" -o "$WORK/$name.wav" "$@" "$URI" >"$LOG" 2>&1 || rc=$?
+  [ "$rc" -eq 0 ] || fail "lv2apply $* at $rate Hz exited with $rc; the end of its log:"
+  LOG=
   echo "$name: lv2apply $* at $rate Hz, latency $L frames, $((SECONDS - t0)) s" >&2
   echo "$L"
 }
