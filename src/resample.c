@@ -1,5 +1,5 @@
 /* Polyphase Kaiser-windowed-sinc resampler and its exact adjoint (docs/resampler-spec.md). */
-#include "advinst/resample.h"
+#include "resample_internal.h"
 #include "advinst/error.h"
 
 #include <limits.h>
@@ -12,22 +12,6 @@
 #define KAISER_BETA 8.0
 /* Refuse filters bigger than this many floats (256 MiB); only absurd rate pairs get there. */
 #define MAX_TAP_FLOATS ((long long)1 << 26)
-/* Block width of the inner loops: a fixed-count inner loop the compiler turns into SIMD at -O2
- * without -ffast-math (separate accumulators make the reordering explicit). */
-#define BLOCK 8
-
-struct adv_resampler {
-    int rate_in, rate_out;
-    long long L, M;      /* up and down factors, rate_out/g and rate_in/g */
-    long long step_base, step_phase;   /* M / L and M % L: how output j + 1 moves from output j */
-    long n_in, n_out;
-    int K;               /* taps cover k in [-K, K] around base */
-    int ntaps;           /* 2K + 1 */
-    int stride;          /* row length of taps, ntaps rounded up to BLOCK */
-    double cutoff;       /* c, relative to the input Nyquist */
-    double half_width;   /* W, in input samples */
-    float *taps;         /* L rows: taps[p * stride + k + K] = h(p/L - k) */
-};
 
 long adv_rate_gcd(long a, long b)
 {
@@ -196,15 +180,6 @@ static inline position position_at(const adv_resampler *r, long j)
     return q;
 }
 
-/* The loops below are compiled for AVX-512, AVX2 and baseline x86-64, picked at run time. The
- * results do not depend on the pick: every lane is its own accumulator in the source (BLOCK) and
- * ISO C mode leaves multiply-adds uncontracted, so the vector width changes nothing but speed. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define ADV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define ADV_CLONES   /* clang 14 leaves exported clones unresolved; sanitizer builds need no speed */
-#endif
-
 ADV_CLONES
 void adv_resampler_forward_range(const adv_resampler *r, const float *x, float *y, long j0, long j1)
 {
@@ -215,6 +190,7 @@ void adv_resampler_forward_range(const adv_resampler *r, const float *x, float *
         memcpy(y + j0, x + j0, (size_t)(j1 - j0) * sizeof *y);
         return;
     }
+    if (adv_resampler_int_forward(r, x, y, j0, j1)) return;
     position q = position_at(r, j0);
     for (long j = j0; j < j1; j++, next_position(r, &q)) {
         long lo;
@@ -234,6 +210,7 @@ void adv_resampler_backward_range_add(const adv_resampler *r, const float *gy, f
         return;
     }
     if (j1 <= j0) return;
+    if (adv_resampler_int_backward_add(r, gy, gx, j0, j1)) return;
     position q = position_at(r, j0);
     for (long j = j0; j < j1; j++, next_position(r, &q)) {
         long lo;

@@ -60,7 +60,9 @@ static void random_vector(float *v, long n, uint64_t *rng)
 
 static void test_against_spec(void)
 {
-    int pairs[][2] = {{44100, 16000}, {16000, 48000}, {22050, 16000}};
+    /* general ratios, and integer ones (src/resample_fir.c: down by 3 and 6, up by 2, 3 and 6) */
+    int pairs[][2] = {{44100, 16000}, {16000, 48000}, {22050, 16000}, {48000, 16000}, {96000, 16000},
+                      {8000, 16000}, {16000, 96000}};
     uint64_t rng = 1;
     for (size_t t = 0; t < sizeof pairs / sizeof pairs[0]; t++) {
         long n = 3001;
@@ -361,9 +363,47 @@ static void test_parallel_parts(void)
     }
 }
 
+/* The range transforms on pieces of the output (as the stream attack calls them): forward pieces
+ * equal the whole bit for bit (each output's sum is the same wherever the piece starts), adjoint
+ * pieces added up equal the whole adjoint to float rounding; pieces of 1, 31, 32, 33 outputs (the
+ * integer-ratio loops' block is 32) and at both ends; integer and general ratios. */
+static void test_ranges(void)
+{
+    const int pairs[][2] = {{48000, 16000}, {16000, 48000}, {44100, 16000}, {96000, 16000}};
+    const long cuts[] = {0, 1, 2, 33, 65, 97, 98, 1000, 1031, 2500};
+    const int ncuts = sizeof cuts / sizeof cuts[0];
+    uint64_t rng = 9;
+    for (size_t t = 0; t < sizeof pairs / sizeof pairs[0]; t++) {
+        adv_resampler *r = adv_resampler_create(pairs[t][0], pairs[t][1], 9000);
+        CHECK(r != NULL, "create: %s", adv_error());
+        if (!r) continue;
+        long n = adv_resampler_input_length(r), m = adv_resampler_output_length(r);
+        float *x = malloc(n * sizeof *x), *y = malloc(m * sizeof *y), *yp = malloc(m * sizeof *y);
+        float *gy = malloc(m * sizeof *gy), *g = malloc(n * sizeof *g), *gp = calloc((size_t)n, sizeof *gp);
+        random_vector(x, n, &rng);
+        random_vector(gy, m, &rng);
+        adv_resampler_forward(r, x, y);
+        adv_resampler_backward(r, gy, g);
+        for (int c = 0; c <= ncuts; c++) {
+            const long j0 = c == 0 ? 0 : cuts[c - 1], j1 = c == ncuts ? m : cuts[c];
+            adv_resampler_forward_range(r, x, yp, j0, j1);
+            adv_resampler_backward_range_add(r, gy, gp, j0, j1);
+        }
+        CHECK(memcmp(y, yp, m * sizeof *y) == 0, "%d -> %d: forward in pieces differs from the whole", pairs[t][0],
+              pairs[t][1]);
+        double d = 0, s2 = 0;
+        for (long i = 0; i < n; i++) { d += (double)(g[i] - gp[i]) * (g[i] - gp[i]); s2 += (double)g[i] * g[i]; }
+        CHECK(sqrt(d / s2) <= 1e-6, "%d -> %d: adjoint in pieces %.2g from the whole", pairs[t][0], pairs[t][1],
+              sqrt(d / s2));
+        free(x); free(y); free(yp); free(gy); free(g); free(gp);
+        adv_resampler_free(r);
+    }
+}
+
 int main(void)
 {
     test_parallel_parts();
+    test_ranges();
     test_against_spec();
     test_adjoint();
     test_lengths_and_identity();
