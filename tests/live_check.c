@@ -37,6 +37,10 @@ static double block_error(const live_recording *r, long k0, long k1, long lag)
     return e;
 }
 
+/* Mean square error per frame above which a period is not the delayed input plus a perturbation:
+ * an RMS of 0.02, twice the eps (0.01) of the live defaults and presets: |d| <= eps. */
+#define GLITCH_MS (0.02 * 0.02)
+
 int live_track_lag(live_recording *r, int period, int max_periods)
 {
     const long blocks = (r->n + period - 1) / period;
@@ -46,6 +50,7 @@ int live_track_lag(live_recording *r, int period, int max_periods)
     if (!r->lag || !r->skip) return -1;
     long cur = r->L;
     int changes = 0;
+    r->glitches = 0;
     for (long b = 0; b < blocks; b++) {
         const long k0 = b * period, k1 = k0 + period < r->n ? k0 + period : r->n;
         double energy = 0;
@@ -68,8 +73,14 @@ int live_track_lag(live_recording *r, int period, int max_periods)
                             k0, (double)k0 / 48000, e_cur, e_best, energy);
                 cur = best;
                 /* the periods around the change hold the glitch (a period lost, repeated or stale) */
-                for (long c = b - 2; c <= b; c++)
-                    if (c >= 0) r->skip[c] = 1;
+                for (long c = b - 2; c <= b + 1; c++)
+                    if (c >= 0 && c < blocks) r->skip[c] = 1;
+            } else if (e_cur > GLITCH_MS * (double)(k1 - k0) && !r->skip[b]) {
+                r->skip[b] = 1;   /* no lag fits, and no perturbation goes this far: a glitch */
+                r->glitches++;
+                if (getenv("LIVE_CHECK_VERBOSE"))
+                    fprintf(stderr, "glitch at frame %ld (%.2f s): error %.3g of energy %.3g\n", k0, (double)k0 / 48000,
+                            e_cur, energy);
             }
         }
         r->lag[b] = cur;

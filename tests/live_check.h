@@ -13,15 +13,23 @@ typedef struct {
     const float *rec, *sig;
     long n, sig_len, L;
     long *lag;            /* NULL: L everywhere; else the lag of each period (live_track_lag) */
-    unsigned char *skip;  /* periods left out: a glitch where the lag changed */
+    unsigned char *skip;  /* periods left out: a glitch where the lag changed, or where none fits */
     int period;
+    int glitches;         /* periods left out where no lag fits (live_track_lag) */
 } live_recording;
 
 /* Follows the lag through xruns: starting at L, period by period (of `period` frames, counted
  * from the recording's start), moves to the lag L + j x period (|j| <= max_periods) that fits the
- * delayed input clearly better when L no longer does. Returns the number of changes, -1 if out of
- * memory. live_recording_free frees what it allocated. */
+ * delayed input clearly better when L no longer does, and leaves out the periods around the
+ * change. A period that no lag fits, further from the delayed input than any perturbation could
+ * take it (RMS error over 0.02, twice the eps of the live defaults and presets), is left out too
+ * and counted in r->glitches: an xrun's stale or partial period; callers allow a few per xrun and
+ * none without one. Returns the number of changes, -1 if out of memory. live_recording_free frees
+ * what it allocated. */
 int live_track_lag(live_recording *r, int period, int max_periods);
+/* Glitched periods the end-to-end tests allow per xrun: the stale period an xrun leaves, and the
+ * one on either side of it. */
+#define GLITCHES_PER_XRUN 3
 void live_recording_free(live_recording *r);
 /* The engine's default latency at `rate` (adv_live_config_default), frames: what the plugins report. */
 long live_default_latency(int rate);

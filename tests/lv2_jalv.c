@@ -229,6 +229,8 @@ int main(void)
      * without an xrun */
     const int shifts = live_track_lag(&r, 256, 16);
     CHECK(shifts >= 0 && shifts <= xr, "the output's latency moved %d times with %ld xruns", shifts, xr);
+    /* periods no lag fits (a stale or partial period): a few per xrun, none without one */
+    CHECK(r.glitches <= GLITCHES_PER_XRUN * xr, "%d periods of the output fit no latency, with %ld xruns", r.glitches, xr);
     const long first = live_first_perturbed(&r);
     CHECK(first >= 0, "no perturbation in the recording (see %s)", plog);
     /* the attack may reach back into the input not yet played when the target came: at most the
@@ -255,9 +257,9 @@ int main(void)
     }
     printf("jalv: the plugin's audio-thread work, CPU per period of %.0f us: mean %.1f us, 99 %% under %.0f us, longest %.0f us\n",
            256e6 / RATE, cpu_mean, cpu_p99, cpu_max);
-    printf("jalv: xruns %ld (%d shifts of the recording), %ld of them with no stall of the machine around them (probe %s: %d wake-ups over %.1f ms "
+    printf("jalv: xruns %ld (%d shifts of the recording, %d glitched periods left out), %ld of them with no stall of the machine around them (probe %s: %d wake-ups over %.1f ms "
            "late, the latest %.1f ms), latency %ld, %.1f s in all\n",
-           xr, shifts, unexplained, probe_rt ? "real-time" : "NOT real-time", sched_probe_stalls(), 1e3 * STALL_S,
+           xr, shifts, r.glitches, unexplained, probe_rt ? "real-time" : "NOT real-time", sched_probe_stalls(), 1e3 * STALL_S,
            1e3 * sched_probe_max(), L, now() - t_start);
 
     live_recording_free(&r);
