@@ -1,4 +1,4 @@
-/* Internal to the data-set renderer (synth.c, recchain.c, sampler.c): seeded random numbers, a
+/* Internal to the data-set renderer (synth*.c, recchain.c, sampler.c): seeded random numbers, a
  * growing 16 kHz mono buffer, RBJ biquads and the class indices. Not a public header. */
 #ifndef ADVINST_SYNTH_DSP_H
 #define ADVINST_SYNTH_DSP_H
