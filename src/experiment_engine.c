@@ -90,11 +90,16 @@ void adv_exp_engine_fail(engine *e, int code, const char *msg)
     atomic_store(e->cancel, 1);
 }
 
-static void engine_tick(engine *e, const char *what)
+/* Seconds of audio of clip c: the work of one of its jobs (an attack's time grows with it). */
+static double clip_seconds(const clipset *cs, long c) { return (double)cs->audio[c].frames / cs->audio[c].rate; }
+
+/* One job of clip c done; `work` is what it weighs in the progress bar's ETA. */
+static void engine_tick(engine *e, long c, double work)
 {
     pthread_mutex_lock(&e->lock);
     e->done++;
-    adv_progress_update(&e->progress, e->done, what);
+    e->work_done += work;
+    adv_progress_update_work(&e->progress, e->done, e->work_done, e->cs->name[c]);
     pthread_mutex_unlock(&e->lock);
 }
 
@@ -140,7 +145,7 @@ static void *worker(void *arg)
             adv_classifier_probs(clf, logits, probs);
             e->clean_pred[c] = adv_most_likely(probs);
             e->clean_conf[c] = probs[e->clean_pred[c]];
-            engine_tick(e, cs->name[c]);
+            engine_tick(e, c, e->n_settings > 0 ? 0 : clip_seconds(cs, c));
             if (e->n_settings > 0 && ws && (adv_attack_ws_rate(ws) != a->rate || adv_attack_ws_frames(ws) != a->frames ||
                                             adv_attack_ws_channels(ws) != a->channels)) {
                 adv_attack_ws_free(ws);
@@ -180,7 +185,7 @@ static void *worker(void *arg)
                             break;
                         }
                     }
-                    engine_tick(e, cs->name[c]);
+                    engine_tick(e, c, clip_seconds(cs, c));
                 }
         } else {
             for (int r = 0; r < e->noise_runs && !atomic_load(e->cancel); r++) {
@@ -202,7 +207,7 @@ static void *worker(void *arg)
                     cr->success = cr->after_class != cr->before_class;
                     cr->snr_db = adv_snr_db(mono, noisy, a->frames);
                 }
-                engine_tick(e, cs->name[c]);
+                engine_tick(e, c, clip_seconds(cs, c));
             }
         }
         adv_classifier_free(clf);
@@ -219,7 +224,17 @@ int adv_exp_engine_go(engine *e, int threads, const char *label, long total)
 {
     atomic_store(&e->next, 0);
     e->done = 0;
+    e->work_done = 0;
     adv_progress_start(&e->progress, label, total);
+    /* every clip's jobs weigh its seconds of audio: the longest clips run first, and an ETA
+     * counting jobs would overstate the time left early on */
+    long jobs = 0;
+    for (int s = 0; s < e->n_settings; s++) jobs += e->runs[s];
+    if (e->phase == 1) jobs = e->noise_runs;
+    else if (e->n_settings == 0) jobs = 1;
+    double work = 0;
+    for (long c = 0; c < e->cs->count; c++) work += (double)jobs * clip_seconds(e->cs, c);
+    adv_progress_set_work(&e->progress, work);
     if (!e->cfg->progress) e->progress.enabled = 0;
     pthread_t *th = calloc((size_t)threads, sizeof *th);
     if (!th) return adv_fail("out of memory");

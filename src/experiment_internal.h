@@ -62,6 +62,7 @@ typedef struct {
     pthread_mutex_t lock;
     adv_progress progress;
     long done;
+    double work_done;            /* seconds of audio of the jobs done (the ETA's weight) */
     int failed;                  /* 0, or the exit code of the first failure */
     char error[1024];
 } engine;

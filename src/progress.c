@@ -37,17 +37,30 @@ static void format_seconds(double s, char *buf, size_t size)
     else snprintf(buf, size, "%02d:%02d", t / 60, t % 60);
 }
 
+void adv_progress_set_work(adv_progress *p, double total) { p->work_total = total > 0 ? total : 0; }
+
+double adv_progress_fraction(const adv_progress *p)
+{
+    double frac = p->work_total > 0 ? p->work_done / p->work_total : (double)p->done / (double)p->total;
+    return frac < 0 ? 0 : frac > 1 ? 1 : frac;
+}
+
+double adv_progress_eta(const adv_progress *p, double now)
+{
+    double frac = adv_progress_fraction(p);
+    if (frac <= 0) return -1;
+    return (now - p->start) * (1 - frac) / frac;
+}
+
 static void draw(adv_progress *p)
 {
     const int width = 30;
-    double frac = (double)p->done / (double)p->total;
-    if (frac > 1) frac = 1;
+    double frac = adv_progress_fraction(p);
     int filled = (int)(frac * width);
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
     bar[width] = 0;
-    double elapsed = adv_now() - p->start;
-    double eta = p->done > 0 ? elapsed * (double)(p->total - p->done) / (double)p->done : -1;
+    double now = adv_now(), elapsed = now - p->start, eta = adv_progress_eta(p, now);
     char e[16], r[16];
     format_seconds(elapsed, e, sizeof e);
     format_seconds(eta, r, sizeof r);
@@ -65,6 +78,12 @@ void adv_progress_update(adv_progress *p, long done, const char *status)
     if (now - p->last_draw < 0.1 && done < p->total) return;
     p->last_draw = now;
     draw(p);
+}
+
+void adv_progress_update_work(adv_progress *p, long done, double work_done, const char *status)
+{
+    p->work_done = work_done;
+    adv_progress_update(p, done, status);
 }
 
 void adv_progress_finish(adv_progress *p)

@@ -1,6 +1,7 @@
 /* Tiny test harness: CHECK macros that count failures, and helpers shared by tests. */
 #ifndef ADVINST_TESTUTIL_H
 #define ADVINST_TESTUTIL_H
+#include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stddef.h>
