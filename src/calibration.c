@@ -1,6 +1,7 @@
 /* Temperature of a model, calibrated probabilities, temperature fitting and expected calibration
  * error. See calibration.h. */
 #include "advinst/calibration.h"
+#include "advinst/classes.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,7 @@ static double ece_of(const float *logits, const int *labels, long n, long first,
     for (long i = first; i < n; i += step) {
         float p[ADV_N_CLASSES];
         adv_softmax_temperature(T, logits + i * ADV_N_CLASSES, p);
-        int best = 0;
-        for (int k = 1; k < ADV_N_CLASSES; k++) if (p[k] > p[best]) best = k;
+        int best = adv_most_likely(p);
         int b = (int)(p[best] * ADV_CALIBRATION_BINS);
         if (b >= ADV_CALIBRATION_BINS) b = ADV_CALIBRATION_BINS - 1;
         conf[b] += p[best];

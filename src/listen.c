@@ -1,6 +1,7 @@
 /* Sliding-window classification of a recording (see include/advinst/listen.h). */
 #include "advinst/listen.h"
 #include "advinst/attack.h"
+#include "advinst/classes.h"
 #include "advinst/classifier.h"
 #include "advinst/error.h"
 #include "advinst/nn.h"
@@ -34,10 +35,7 @@ int adv_listen(adv_model *m, const float *mono, long n, int rate, long window, l
         float logits[ADV_N_CLASSES];
         adv_classifier_forward(c, x, logits);
         adv_softmax(ADV_N_CLASSES, logits, w->probs);
-        int best = 0;
-        for (int j = 1; j < ADV_N_CLASSES; j++)
-            if (w->probs[j] > w->probs[best]) best = j;
-        w->cls = best;
+        w->cls = adv_most_likely(w->probs);
     }
     adv_classifier_free(c);
     return 0;

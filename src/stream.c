@@ -12,6 +12,7 @@
  * The gradient walks back: windows (and the multi-scale loss) -> g16 -> D^T -> gm -> through the
  * clamps -> gp (+ the L2 term) -> U^T -> gd16 on the free part only. */
 #include "advinst/stream.h"
+#include "advinst/classes.h"
 #include "advinst/classifier.h"
 #include "advinst/error.h"
 #include "advinst/msloss.h"
@@ -378,14 +379,6 @@ static int window_silent(const adv_stream *s, int64_t end16)
     return rms16(s->c16 + idx16(s, end16) - s->W16, s->W16) < ADV_SILENCE_RMS;
 }
 
-static int argmax_class(const float *probs)
-{
-    int best = 0;
-    for (int k = 1; k < ADV_N_CLASSES; k++)
-        if (probs[k] > probs[best]) best = k;
-    return best;
-}
-
 /* How far class `target` leads the most likely other class, in probability. */
 static float lead(const float *probs, int target)
 {
@@ -438,7 +431,7 @@ static double window_step(const adv_stream *s, adv_classifier *clf, probe *pr, i
     adv_softmax(ADV_N_CLASSES, logits, probs);
     pr->margin = lead(probs, p->target);
     pr->ptarget = probs[p->target];
-    pr->cls = argmax_class(probs);
+    pr->cls = adv_most_likely(probs);
     pr->pcls = probs[pr->cls];
     pr->checked = 1;
     double loss = 0;
@@ -644,7 +637,7 @@ int adv_stream_input_class(adv_stream *s)
     float logits[ADV_N_CLASSES], probs[ADV_N_CLASSES];
     adv_classifier_forward(s->clf[0], s->c16 + a, logits);
     adv_softmax(ADV_N_CLASSES, logits, probs);
-    return argmax_class(probs);
+    return adv_most_likely(probs);
 }
 
 /* ---- commits ---- */

@@ -4,6 +4,7 @@
 #define ADVINST_SYNTH_DSP_H
 #include "advinst/error.h"
 #include "advinst/resample.h"
+#include "advinst/rng.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,13 +20,7 @@ enum { C_ACCORDION, C_AC_GUITAR, C_BASS_DRUM, C_BASS_GUITAR, C_EL_GUITAR, C_FEMA
 
 typedef struct { uint64_t s; } rng;
 
-static inline uint64_t rnext(rng *r)
-{
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static inline uint64_t rnext(rng *r) { return adv_rng_next(&r->s); }   /* splitmix64 (rng.h) */
 static inline double runif(rng *r) { return (double)(rnext(r) >> 11) * (1.0 / 9007199254740992.0); }
 static inline double rrange(rng *r, double a, double b) { return a + (b - a) * runif(r); }
 static inline int rint_in(rng *r, int lo, int hi) { return lo + (int)(rnext(r) % (uint64_t)(hi - lo + 1)); }
